@@ -1,0 +1,38 @@
+//! A faithful emulator of Splunk 10.2's management REST API (port 8089), for tests and the demo.
+//!
+//! Start it from a test with [`Emulator::start`], or from a shell with the `splunk-emulator` binary.
+//! Every endpoint answers under `/services/...` and `/servicesNS/{owner}/{app}/...` with Splunk's
+//! Atom-JSON envelope, error bodies and status codes (see `splunk-rest.md` in the design notes).
+//!
+//! ```text
+//! let emulator = Emulator::start(EmulatorConfig { tls: true, ..Default::default() }).await?;
+//! let url = emulator.url();                    // https://127.0.0.1:PORT
+//! let ca = emulator.ca_certificate_pem();      // trust this in the client
+//! emulator.set_faults(FaultConfig { error_fraction: 1.0, ..Default::default() });
+//! let log = emulator.request_log();            // what the client did, secrets redacted
+//! ```
+//!
+//! The world it serves: user `admin` (password from the config, `changeme` by default), the SAML
+//! users `alice` (web_analyst), `bob` (security_analyst, power) and `carol` (user) to mirror,
+//! roles `admin`/`power`/`user`/`web_analyst`/`security_analyst`/`mcp_user`, the seeded indexes of
+//! [`data`], five saved searches, four apps and two KV store collections (`assets`,
+//! `threat_intel`). No IdP is trusted until one is configured through
+//! `/services/authentication/providers/oauth2`.
+//!
+//! Assumptions where Splunk's behaviour is unconfirmed (see `splunk-rest.md`): an IdP JWT is
+//! accepted as `Bearer` on every endpoint; its Splunk username comes from the provider's
+//! `usernameClaim` (our parameter, default `sub`) falling back to `preferred_username`; such a
+//! user reports `type` `OAuth2` and needs at least one mapped role. Answers are always JSON,
+//! whatever `output_mode` says.
+
+pub mod data;
+pub mod spl;
+
+mod api;
+mod auth;
+mod config;
+mod directory;
+mod server;
+
+pub use config::{EmulatorConfig, FaultConfig};
+pub use server::{Emulator, EmulatorError, RequestLogEntry, RunningEmulator};

@@ -1,0 +1,25 @@
+//! `cargo xtask test`: the one test command, used by developers and by `.ci/run` alike.
+
+use crate::process::cargo;
+
+/// Format check, lints, then all tests. `cargo test --workspace` compiles unit and integration
+/// tests of every crate in one build, and the test profile is shared with later steps.
+pub(crate) async fn run() -> anyhow::Result<()> {
+    cargo("format check", &["fmt", "--all", "--", "--check"]).await?;
+    cargo(
+        "clippy",
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--locked",
+            "--",
+            "-D",
+            "warnings",
+        ],
+    )
+    .await?;
+    cargo("tests", &["test", "--workspace", "--locked"]).await?;
+    eprintln!("xtask: all checks passed");
+    Ok(())
+}
