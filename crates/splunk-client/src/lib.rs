@@ -1,0 +1,64 @@
+//! An async client for Splunk's management REST API (port 8089).
+//!
+//! - Credentials: [`Credentials::Bearer`] (a Splunk token or an IdP JWT, always sent as
+//!   `Authorization: Bearer`) or [`Credentials::Session`] (username and password exchanged for a
+//!   session key, logged in again once when the key expires).
+//! - Transport: rustls with verification on by default, an extra CA bundle, an explicit
+//!   insecure switch, timeouts, and retries with jittered backoff for idempotent requests only.
+//! - Search: [`Client::oneshot`], jobs ([`Client::create_job`], [`Client::wait_job`],
+//!   [`Client::job_results`] ...) and [`Client::export`], a constant-memory stream of rows.
+//! - Catalog: indexes, metadata, saved searches, apps, KV store.
+//! - Administration: users, roles, tokens; and [`mirror::Provisioner`] for per-person mirror
+//!   users with short-lived tokens.
+//!
+//! The crate knows nothing of MCP and reads no environment: configuration is a typed
+//! [`ClientConfig`]. Errors are one [`Error`] enum whose `Display` text is safe to show users.
+//!
+//! ```no_run
+//! # async fn demo() -> splunk_client::Result<()> {
+//! use futures::TryStreamExt;
+//! use splunk_client::{Client, ClientConfig, Credentials, SearchParams, TimeRange};
+//!
+//! let config = ClientConfig::new("https://splunk.example.com:8089");
+//! let client = Client::new(&config, Credentials::session("admin", "changeme"))?;
+//! let params = SearchParams::with_time_range(TimeRange::since("-24h")?);
+//! let mut rows = client.export("index=web status>=500", &params).await?;
+//! while let Some(row) = rows.try_next().await? {
+//!     println!("{row:?}");
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+mod admin;
+mod auth;
+mod catalog;
+mod client;
+mod config;
+mod endpoint;
+mod error;
+mod export;
+pub mod mirror;
+mod search;
+mod time;
+mod transport;
+mod wire;
+
+pub use admin::{MintedToken, NewUser, Role, TokenInfo, TokenRequest, TokenTime, User};
+pub use auth::Credentials;
+pub use catalog::{
+    App, Index, KvCollection, KvQuery, KvSort, ListOptions, MetadataEntry, MetadataKind, Page,
+    SavedSearch, SavedSearchRun, row_as,
+};
+pub use client::{Client, CurrentContext, ServerInfo};
+pub use config::{ClientConfig, RetryPolicy, TlsConfig};
+pub use endpoint::Namespace;
+pub use error::{Error, Message, MessageType, Result};
+pub use export::{DEFAULT_MAX_LINE_BYTES, ExportDecoder, Row};
+pub use search::{
+    DEFAULT_PAGE_SIZE, DispatchState, JobStatus, SearchParams, SearchResults, Sid, WaitOptions,
+};
+pub use secrecy::{ExposeSecret, SecretString};
+pub use time::{TimeModifier, TimeRange};
+pub use transport::Transport;
+pub use wire::{Acl, Paging};
