@@ -5,6 +5,7 @@
 
 mod bench;
 mod demo;
+mod npm;
 mod process;
 mod test;
 #[cfg(test)]

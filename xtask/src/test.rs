@@ -1,8 +1,10 @@
 //! `cargo xtask test`: the one test command, used by developers and by `.ci/run` alike.
 
+use crate::npm;
 use crate::process::cargo;
 
-/// Format check, lints, then all tests. `cargo test --workspace` compiles unit and integration
+/// Format check, lints, then all tests (after installing the IdP's npm packages, which the
+/// end-to-end tests start). `cargo test --workspace` compiles unit and integration
 /// tests of every crate in one build, and the test profile is shared with later steps.
 pub(crate) async fn run() -> anyhow::Result<()> {
     cargo("format check", &["fmt", "--all", "--", "--check"]).await?;
@@ -19,6 +21,7 @@ pub(crate) async fn run() -> anyhow::Result<()> {
         ],
     )
     .await?;
+    npm::ensure_installed().await?;
     cargo("tests", &["test", "--workspace", "--locked"]).await?;
     eprintln!("xtask: all checks passed");
     Ok(())

@@ -1,0 +1,290 @@
+// The OpenID provider of splunk-mcp's test world: oidc-provider with test users, test clients,
+// JWT access tokens per resource indicator, and a login that needs no human.
+//
+//   node tests/idp/idp.mjs [--port N] [--extra-audience AUD]... [--access-token-ttl SECONDS]
+//
+// Prints exactly one line to stdout, the issuer `http://127.0.0.1:PORT`, once it listens;
+// everything else (oidc-provider's notices, request errors) goes to stderr. SIGTERM or SIGINT
+// stops it. See README.md for users, clients, scopes and how the automated login is driven.
+
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
+import { parseArgs } from 'node:util';
+
+// oidc-provider prints its notices with console.info, which is stdout; callers read stdout for
+// the issuer line, so every diagnostic goes to stderr. This runs before oidc-provider loads.
+console.info = console.error;
+console.log = console.error;
+
+const { default: Provider, errors } = await import('oidc-provider');
+
+const { values: options } = parseArgs({
+  options: {
+    port: { type: 'string', default: '0' },
+    'extra-audience': { type: 'string', multiple: true, default: [] },
+    'access-token-ttl': { type: 'string', default: '600' },
+  },
+});
+
+const port = Number.parseInt(options.port, 10);
+const accessTokenTtl = Number.parseInt(options['access-token-ttl'], 10);
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  throw new Error(`--port must be a TCP port number, got ${options.port}`);
+}
+if (!Number.isInteger(accessTokenTtl) || accessTokenTtl <= 0) {
+  throw new Error(`--access-token-ttl must be a positive number of seconds, got ${options['access-token-ttl']}`);
+}
+// Audiences added to every JWT access token besides its resource, so one token can be accepted
+// by the MCP server (its resource) and by Splunk (`splunk`): what `passthrough` needs.
+const extraAudiences = [
+  ...options['extra-audience'],
+  ...(process.env.IDP_EXTRA_AUDIENCE ?? '').split(','),
+].map((aud) => aud.trim()).filter(Boolean);
+
+/** Scopes a resource server (the MCP server, or Splunk) understands. */
+const SPLUNK_SCOPES = ['splunk:read', 'splunk:search', 'splunk:admin'];
+/** The resource indicator whose tokens are for Splunk alone (`aud: "splunk"`). */
+const SPLUNK_RESOURCE = 'urn:splunk';
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/** The test users, by account id (which is also `sub` and `preferred_username`). */
+const USERS = {
+  alice: { name: 'Alice Example', email: 'alice@example.com', groups: ['analysts'] },
+  bob: { name: 'Bob Example', email: 'bob@example.com', groups: ['admins'] },
+  carol: { name: 'Carol Example', email: 'carol@example.com', groups: [] },
+};
+
+/** The claims of a test user, as they appear in ID tokens and access tokens. */
+function userClaims(accountId) {
+  const user = USERS[accountId];
+  return {
+    sub: accountId,
+    preferred_username: accountId,
+    name: user.name,
+    email: user.email,
+    email_verified: true,
+    groups: user.groups,
+  };
+}
+
+/** Finds the user a `login_hint` (or picker choice) names: `alice` or `alice@example.com`. */
+function userFromHint(hint) {
+  if (!hint) return undefined;
+  const name = hint.trim().toLowerCase().replace(/@example\.com$/u, '');
+  return Object.hasOwn(USERS, name) ? name : undefined;
+}
+
+/** Loopback callbacks; native clients may use them on any port (RFC 8252 §7.3). */
+const LOOPBACK_REDIRECTS = ['127.0.0.1', 'localhost'].flatMap((host) => (
+  ['/callback', '/auth/callback', '/oauth/callback'].map((path) => `http://${host}${path}`)
+));
+
+function isLoopbackResource(indicator) {
+  const url = URL.parse(indicator);
+  return url !== null
+    && (url.protocol === 'http:' || url.protocol === 'https:')
+    && LOOPBACK_HOSTS.has(url.hostname);
+}
+
+function signingKey() {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return {
+    ...privateKey.export({ format: 'jwk' }),
+    kid: `test-idp-${randomUUID()}`,
+    alg: 'RS256',
+    use: 'sig',
+  };
+}
+
+function escapeHtml(text) {
+  return String(text).replace(/[&<>"']/gu, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+// The server listens before the provider exists because the issuer names the port, which is
+// only known once listening; nobody knows the URL (and so sends a request) until it is printed.
+let provider;
+const server = createServer((req, res) => {
+  const path = new URL(req.url, 'http://placeholder').pathname;
+  const handled = path.startsWith('/interaction/')
+    ? interaction(req, res)
+    : provider.callback()(req, res);
+  Promise.resolve(handled).catch((err) => {
+    console.error('idp: request failed:', err);
+    if (!res.headersSent) {
+      res.statusCode = 500;
+      res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+      res.end(`interaction failed: ${err.message}\n`);
+    }
+  });
+});
+
+await new Promise((resolve, reject) => {
+  server.once('error', reject);
+  server.listen(port, '127.0.0.1', resolve);
+});
+const issuer = `http://127.0.0.1:${server.address().port}`;
+
+provider = new Provider(issuer, {
+  clients: [
+    {
+      client_id: 'splunk-mcp',
+      client_secret: 'splunk-mcp-secret',
+      client_name: 'splunk-mcp (confidential test client)',
+      // `native` lets loopback redirect URIs match on any port, as the proxy's callback
+      // port changes from test to test.
+      application_type: 'native',
+      grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+      response_types: ['code'],
+      redirect_uris: LOOPBACK_REDIRECTS,
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+    {
+      client_id: 'test-public',
+      client_name: 'public test client (PKCE)',
+      application_type: 'native',
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      redirect_uris: LOOPBACK_REDIRECTS,
+      token_endpoint_auth_method: 'none',
+    },
+  ],
+  jwks: { keys: [signingKey()] },
+  cookies: { keys: [randomBytes(32).toString('hex')] },
+  // Splunk scopes are listed too so discovery's scopes_supported names them; tokens for a
+  // resource carry the ones its resource server accepts.
+  scopes: ['openid', 'profile', 'email', 'offline_access', ...SPLUNK_SCOPES],
+  claims: {
+    // `groups` rides on `openid`, so every ID token carries it (Splunk and splunk-mcp read it).
+    openid: ['sub', 'groups'],
+    profile: ['name', 'preferred_username'],
+    email: ['email', 'email_verified'],
+  },
+  // ID tokens carry the claims of the granted scopes even when an access token is issued too.
+  conformIdTokenClaims: false,
+  async findAccount(_ctx, id) {
+    if (!Object.hasOwn(USERS, id)) return undefined;
+    return { accountId: id, claims: async () => userClaims(id) };
+  },
+  extraTokenClaims(_ctx, token) {
+    if (!token.accountId || !Object.hasOwn(USERS, token.accountId)) return undefined;
+    const { preferred_username, name, email, groups } = userClaims(token.accountId);
+    return { preferred_username, name, email, groups };
+  },
+  formats: {
+    customizers: {
+      jwt(_ctx, _token, jwt) {
+        if (extraAudiences.length === 0) return;
+        const audiences = [...new Set([jwt.payload.aud, ...extraAudiences].flat())];
+        jwt.payload.aud = audiences.length === 1 ? audiences[0] : audiences;
+      },
+    },
+  },
+  issueRefreshToken: async (_ctx, client, code) => client.grantTypeAllowed('refresh_token')
+    && code.scopes.has('offline_access'),
+  // OAuth 2.1: authorization code only, always with PKCE S256.
+  responseTypes: ['code'],
+  pkce: { required: () => true },
+  clientBasedCORS: () => true,
+  ttl: {
+    AccessToken: accessTokenTtl,
+    ClientCredentials: accessTokenTtl,
+    IdToken: 3600,
+    AuthorizationCode: 60,
+    Interaction: 600,
+    Session: 3600,
+    Grant: 14 * 24 * 3600,
+    RefreshToken: 14 * 24 * 3600,
+  },
+  features: {
+    devInteractions: { enabled: false },
+    clientCredentials: { enabled: true },
+    introspection: { enabled: true },
+    revocation: { enabled: true },
+    // Open registration (no initial access token), for MCP clients registering themselves.
+    registration: { enabled: true },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: async (_ctx, _client, oneOf) => oneOf,
+      // A token request without `resource` still gets the resource the grant was made for.
+      useGrantedResource: async () => true,
+      async getResourceServerInfo(_ctx, indicator) {
+        const common = {
+          scope: SPLUNK_SCOPES.join(' '),
+          accessTokenFormat: 'jwt',
+          accessTokenTTL: accessTokenTtl,
+          jwt: { sign: { alg: 'RS256' } },
+        };
+        if (indicator === SPLUNK_RESOURCE) return { ...common, audience: 'splunk' };
+        if (isLoopbackResource(indicator)) return common;
+        throw new errors.InvalidTarget(`unknown resource ${indicator}: use a loopback URL or ${SPLUNK_RESOURCE}`);
+      },
+    },
+  },
+});
+
+for (const event of ['server_error', 'grant.error', 'authorization.error', 'introspection.error', 'revocation.error', 'registration_create.error']) {
+  provider.on(event, (_ctx, err) => console.error(`idp: ${event}: ${err.message}${err.error_description ? ` (${err.error_description})` : ''}`));
+}
+
+/** Answers `/interaction/{uid}` and `/interaction/{uid}/login?user=NAME`: no human needed. */
+async function interaction(req, res) {
+  const url = new URL(req.url, issuer);
+  const details = await provider.interactionDetails(req, res);
+  const { prompt, params, session, uid } = details;
+
+  if (prompt.name === 'login') {
+    const chosen = url.pathname.endsWith('/login') ? url.searchParams.get('user') : params.login_hint;
+    if (!chosen) return picker(res, uid, params);
+    const accountId = userFromHint(chosen);
+    const result = accountId
+      ? { login: { accountId } }
+      : { error: 'access_denied', error_description: `unknown test user ${chosen}` };
+    return provider.interactionFinished(req, res, result, { mergeWithLastSubmission: false });
+  }
+
+  if (prompt.name === 'consent') {
+    // Consent is given automatically, for exactly what is missing from the grant.
+    const grant = details.grantId
+      ? await provider.Grant.find(details.grantId)
+      : new provider.Grant({ accountId: session.accountId, clientId: params.client_id });
+    const missing = prompt.details;
+    if (missing.missingOIDCScope) grant.addOIDCScope(missing.missingOIDCScope.join(' '));
+    if (missing.missingOIDCClaims) grant.addOIDCClaims(missing.missingOIDCClaims);
+    for (const [indicator, scopes] of Object.entries(missing.missingResourceScopes ?? {})) {
+      grant.addResourceScope(indicator, scopes.join(' '));
+    }
+    const grantId = await grant.save();
+    return provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+  }
+
+  res.statusCode = 501;
+  res.end(`prompt ${prompt.name} is not supported by the test IdP\n`);
+}
+
+/** Without a `login_hint`: a page of one link per user, for the demo and for browsers. */
+function picker(res, uid, params) {
+  const links = Object.keys(USERS).map((name) => {
+    const href = `/interaction/${encodeURIComponent(uid)}/login?user=${name}`;
+    return `<li><a id="user-${name}" href="${escapeHtml(href)}">Sign in as ${name}</a> (groups: ${escapeHtml(USERS[name].groups.join(', ') || 'none')})</li>`;
+  }).join('\n');
+  res.statusCode = 200;
+  res.setHeader('Content-Type', 'text/html; charset=utf-8');
+  res.setHeader('Cache-Control', 'no-store');
+  res.end(`<!doctype html>
+<html><head><meta charset="utf-8"><title>Test IdP sign-in</title></head>
+<body><h1>Test IdP</h1><p>Client <code>${escapeHtml(params.client_id)}</code> asks for <code>${escapeHtml(params.scope ?? '')}</code>.</p>
+<ul>
+${links}
+</ul></body></html>
+`);
+}
+
+process.stdout.write(`${issuer}\n`);
+
+function stop() {
+  server.close(() => process.exit(0));
+  server.closeAllConnections();
+  setTimeout(() => process.exit(0), 1000).unref();
+}
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
