@@ -109,17 +109,15 @@ async fn login(http: &reqwest::Client, url: &str) -> anyhow::Result<String> {
         .context("login answer without sessionKey")
 }
 
-async fn stream_export(
+/// Starts the export of `search index=bench | head {rows}` (all time) as admin.
+async fn start_bench_export(
     http: &reqwest::Client,
     url: &str,
     session_key: &str,
-    pid: u32,
     rows: u64,
-) -> anyhow::Result<ExportFigures> {
-    let rss_before_kib = resident_kib(pid)?;
+) -> anyhow::Result<reqwest::Response> {
     let search = format!("search index=bench | head {rows}");
-    let started = Instant::now();
-    let response = http
+    Ok(http
         .post(format!("{url}/services/search/jobs/export"))
         .header("Authorization", format!("Splunk {session_key}"))
         .form(&[
@@ -129,7 +127,19 @@ async fn stream_export(
         ])
         .send()
         .await?
-        .error_for_status()?;
+        .error_for_status()?)
+}
+
+async fn stream_export(
+    http: &reqwest::Client,
+    url: &str,
+    session_key: &str,
+    pid: u32,
+    rows: u64,
+) -> anyhow::Result<ExportFigures> {
+    let rss_before_kib = resident_kib(pid)?;
+    let started = Instant::now();
+    let response = start_bench_export(http, url, session_key, rows).await?;
     let mut body = response.bytes_stream();
     let (mut bytes, mut result_rows, mut rss_peak_kib) = (0u64, 0u64, rss_before_kib);
     let mut partial_line: Vec<u8> = Vec::new();
@@ -316,18 +326,7 @@ async fn save_export(
     path: &std::path::Path,
 ) -> anyhow::Result<()> {
     use std::io::Write;
-    let search = format!("search index=bench | head {rows}");
-    let response = http
-        .post(format!("{url}/services/search/jobs/export"))
-        .header("Authorization", format!("Splunk {session_key}"))
-        .form(&[
-            ("search", search.as_str()),
-            ("output_mode", "json"),
-            ("earliest_time", "0"),
-        ])
-        .send()
-        .await?
-        .error_for_status()?;
+    let response = start_bench_export(http, url, session_key, rows).await?;
     let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
     let mut body = response.bytes_stream();
     while let Some(chunk) = body.next().await {
