@@ -1,10 +1,10 @@
-//! The MCP tools of splunk-mcp.
+//! The MCP tools of splunk-mcp, on rmcp.
 //!
-//! This crate will hold the tools an MCP client calls (search, catalog, administration), their
-//! scopes, per-call credential resolution, result limits and audit events. Today it holds the
-//! first piece those tools stand on: [`spl_guard`], which tokenizes a Splunk search and refuses
-//! commands that write, delete, send or execute, in the main search, in every subsearch and in
-//! the search strings of `map`.
+//! - [`SplunkTools`]: the MCP server (an rmcp [`rmcp::ServerHandler`]) with the Splunk tools.
+//!   Each call is checked against the caller's scopes ([`registry`]), runs with Splunk
+//!   credentials resolved per call ([`credentials`]), and is written to the audit log ([`audit`]).
+//! - [`spl_guard`]: tokenizes a Splunk search and refuses commands that write, delete, send or
+//!   execute, in the main search, in every subsearch and in the search strings of `map`.
 //!
 //! ```
 //! use mcp_tools::spl_guard::{GuardConfig, SplGuard};
@@ -20,4 +20,22 @@
 //! );
 //! ```
 
+pub mod audit;
+pub mod config;
+pub mod credentials;
+pub mod error;
+pub mod registry;
+mod server;
 pub mod spl_guard;
+
+pub use config::ToolsConfig;
+pub use credentials::{
+    ClientFuture, CredentialError, CredentialSource, PassthroughCredentials, ServiceCredentials,
+};
+pub use error::ToolError;
+pub use registry::{ToolRegistry, ToolSpec};
+pub use server::{
+    GetIndexArgs, GetMetadataArgs, KvCollectionsArgs, KvQueryArgs, ListIndexesArgs,
+    ListSavedSearchesArgs, MetadataType, NoArgs, RunSavedSearchArgs, SearchArgs, SearchResultsArgs,
+    SearchStartArgs, SidArgs, SplunkTools, WhoamiArgs,
+};

@@ -1,0 +1,70 @@
+//! The error a tool call ends with, and its mapping to an MCP tool error.
+//!
+//! Every variant's `Display` text is safe to send to the caller: Splunk's own messages (which
+//! [`splunk_client::Error`] keeps free of internals), the guard's refusal, the missing scopes.
+//! Transport details stay in the error's `source()` for logs.
+
+use auth_core::ScopeSet;
+use rmcp::model::{CallToolResult, ContentBlock};
+
+use crate::audit::Outcome;
+use crate::credentials::CredentialError;
+use crate::spl_guard::GuardError;
+
+/// Why a tool call failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ToolError {
+    /// The caller's token lacks scopes the tool needs.
+    #[error("this tool needs the scope(s) {missing}, which the access token lacks")]
+    MissingScopes {
+        /// The scopes missing.
+        missing: ScopeSet,
+    },
+    /// The caller is not in a group the tool needs.
+    #[error("this tool needs membership of the group(s) {0}")]
+    MissingGroups(String),
+    /// The SPL guard refused the search.
+    #[error("search refused: {0}")]
+    Guard(#[from] GuardError),
+    /// An argument is invalid.
+    #[error("invalid argument '{what}': {reason}")]
+    InvalidArgument {
+        /// The argument's name.
+        what: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// No Splunk credentials could be had for the caller.
+    #[error(transparent)]
+    Credentials(#[from] CredentialError),
+    /// Splunk answered with an error or could not be reached.
+    #[error("{0}")]
+    Splunk(#[from] splunk_client::Error),
+    /// The search ran past the configured timeout; its job was cancelled.
+    #[error(
+        "the search did not finish within {:.1} s and was cancelled; narrow the time range or the search",
+        timeout.as_secs_f64()
+    )]
+    SearchTimeout {
+        /// The configured timeout.
+        timeout: std::time::Duration,
+    },
+}
+
+impl ToolError {
+    /// The audit outcome this error stands for.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            Self::MissingScopes { .. } | Self::MissingGroups(_) => Outcome::Denied,
+            Self::Guard(_) => Outcome::Refused,
+            Self::InvalidArgument { .. } => Outcome::InvalidArguments,
+            Self::Credentials(_) | Self::Splunk(_) | Self::SearchTimeout { .. } => Outcome::Failed,
+        }
+    }
+
+    /// The MCP tool result (`isError: true`) the caller sees.
+    pub fn to_tool_result(&self) -> CallToolResult {
+        CallToolResult::error(vec![ContentBlock::text(self.to_string())])
+    }
+}

@@ -1,0 +1,785 @@
+//! The MCP server: the Splunk tools on rmcp, each call checked against the caller's scopes,
+//! run with the caller's Splunk credentials and written to the audit log.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use auth_core::{AuthContext, Decision};
+use chrono::Utc;
+use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::model::{
+    CallToolResult, ContentBlock, Extensions, Implementation, ServerCapabilities, ServerConfig,
+    Tool,
+};
+use rmcp::{ErrorData, ServerHandler, tool, tool_handler, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use splunk_client::{
+    Client, ListOptions, MetadataKind, Row, SearchParams, Sid, TimeRange, WaitOptions,
+};
+
+use crate::audit::{AuditEvent, Outcome, args_digest};
+use crate::config::ToolsConfig;
+use crate::credentials::CredentialSource;
+use crate::error::ToolError;
+use crate::registry::ToolRegistry;
+use crate::spl_guard::SplGuard;
+
+mod admin;
+mod catalog;
+mod jobs;
+
+pub use catalog::{KvCollectionsArgs, KvQueryArgs, ListSavedSearchesArgs, RunSavedSearchArgs};
+pub use jobs::{SearchResultsArgs, SearchStartArgs, SidArgs};
+
+/// What the server tells a client about itself at `initialize`.
+const INSTRUCTIONS: &str = "Tools to explore and search Splunk as the signed-in user. Start with \
+splunk_list_indexes and splunk_get_metadata to learn which indexes, hosts, sources and \
+sourcetypes exist, then run SPL with splunk_search (time range defaults to the last 24 hours). \
+Splunk's role-based access control decides what each user sees.";
+
+/// The Splunk MCP server. Cheap to clone: one per connection or session, sharing everything
+/// but the caller bound to it.
+#[derive(Debug, Clone)]
+pub struct SplunkTools {
+    shared: Arc<Shared>,
+    caller: Option<AuthContext>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    config: ToolsConfig,
+    guard: SplGuard,
+    credentials: Arc<dyn CredentialSource>,
+    registry: ToolRegistry,
+    jobs: jobs::JobOwners,
+}
+
+impl SplunkTools {
+    /// A server with the given limits, credential source and scope registry, bound to no
+    /// caller (stdio, or unauthenticated HTTP).
+    pub fn new(
+        config: ToolsConfig,
+        credentials: Arc<dyn CredentialSource>,
+        registry: ToolRegistry,
+    ) -> Self {
+        let guard = SplGuard::new(config.guard.clone());
+        Self {
+            shared: Arc::new(Shared {
+                config,
+                guard,
+                credentials,
+                registry,
+                jobs: jobs::JobOwners::default(),
+            }),
+            caller: None,
+        }
+    }
+
+    /// The same server bound to `caller`, e.g. for an HTTP session opened with that token.
+    /// An [`AuthContext`] found in a request's extensions takes precedence over this one.
+    pub fn with_caller(&self, caller: Option<AuthContext>) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+            caller,
+        }
+    }
+
+    /// The scope registry the tools check calls against.
+    pub fn registry(&self) -> &ToolRegistry {
+        &self.shared.registry
+    }
+
+    /// Every tool's MCP definition (name, description, schemas, annotations).
+    pub fn tools() -> Vec<Tool> {
+        Self::router().list_all()
+    }
+
+    /// Every tool's route, from the tool groups' routers; built once, as every request to
+    /// every connection dispatches through it.
+    fn router() -> &'static ToolRouter<Self> {
+        static ROUTER: OnceLock<ToolRouter<SplunkTools>> = OnceLock::new();
+        ROUTER.get_or_init(|| {
+            Self::tool_router() + Self::job_router() + Self::catalog_router() + Self::admin_router()
+        })
+    }
+
+    /// Starts the record of one call: caller, time, argument digest.
+    fn start(&self, tool: &'static str, args: &impl Serialize, extensions: &Extensions) -> Call {
+        let caller = caller_in(extensions).or_else(|| self.caller.clone());
+        let args = serde_json::to_value(args).unwrap_or(Value::Null);
+        Call {
+            tool,
+            caller,
+            started: Instant::now(),
+            time: Utc::now(),
+            digest: args_digest(&args),
+            spl: None,
+            sid: None,
+        }
+    }
+
+    /// Refuses the call unless the caller passes the tool's policy. Without a caller (an
+    /// unauthenticated transport) there is nothing to check: such transports are local only.
+    fn authorize(&self, call: &Call) -> Result<(), ToolError> {
+        let Some(caller) = &call.caller else {
+            return Ok(());
+        };
+        match self.shared.registry.policy_for(call.tool).evaluate(caller) {
+            Decision::Allow => Ok(()),
+            Decision::Deny(denial) if !denial.missing_scopes.is_empty() => {
+                Err(ToolError::MissingScopes {
+                    missing: denial.missing_scopes,
+                })
+            }
+            Decision::Deny(denial) => {
+                Err(ToolError::MissingGroups(denial.missing_groups.join(" ")))
+            }
+        }
+    }
+
+    /// Authorizes the call and resolves the Splunk client for its caller.
+    async fn client(&self, call: &Call) -> Result<Client, ToolError> {
+        self.authorize(call)?;
+        Ok(self
+            .shared
+            .credentials
+            .client_for(call.caller.as_ref())
+            .await?)
+    }
+
+    fn time_range(
+        &self,
+        earliest: Option<&str>,
+        latest: Option<&str>,
+    ) -> Result<TimeRange, ToolError> {
+        let config = &self.shared.config;
+        TimeRange::parse(
+            earliest.unwrap_or(&config.default_earliest),
+            latest.unwrap_or(&config.default_latest),
+        )
+        .map_err(|e| ToolError::InvalidArgument {
+            what: "earliest/latest",
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// The caller of a request: an [`AuthContext`] put in the request's extensions directly, or
+/// in the extensions of the HTTP request it came in (rmcp's streamable HTTP server stores the
+/// request's [`http::request::Parts`], where auth-core's tower layer put the context).
+fn caller_in(extensions: &Extensions) -> Option<AuthContext> {
+    extensions.get::<AuthContext>().cloned().or_else(|| {
+        extensions
+            .get::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<AuthContext>().cloned())
+    })
+}
+
+/// One tool call in progress: what the audit event will say.
+struct Call {
+    tool: &'static str,
+    caller: Option<AuthContext>,
+    started: Instant,
+    time: chrono::DateTime<Utc>,
+    digest: String,
+    spl: Option<String>,
+    sid: Option<String>,
+}
+
+impl Call {
+    /// The caller's subject, `None` on an unauthenticated transport.
+    fn subject(&self) -> Option<&str> {
+        self.caller.as_ref().map(AuthContext::subject)
+    }
+
+    /// Emits the audit event and turns the result into what the MCP client sees.
+    fn finish(
+        self,
+        result: Result<CallToolResult, ToolError>,
+    ) -> Result<CallToolResult, ErrorData> {
+        let outcome = match &result {
+            Ok(_) => Outcome::Ok,
+            Err(e) => e.outcome(),
+        };
+        if let Err(e) = &result {
+            tracing::debug!(tool = self.tool, error = ?e, "tool call failed");
+        }
+        AuditEvent {
+            time: self.time,
+            subject: self.caller.as_ref().map(|c| c.subject().to_owned()),
+            client_id: self
+                .caller
+                .as_ref()
+                .and_then(|c| c.client_id().map(str::to_owned)),
+            tool: self.tool.to_owned(),
+            spl: self.spl,
+            args_digest: self.digest,
+            outcome,
+            duration: self.started.elapsed(),
+            sid: self.sid,
+        }
+        .emit();
+        Ok(result.unwrap_or_else(|e| e.to_tool_result()))
+    }
+}
+
+/// A JSON value as the structured content of a result, with readable text beside it.
+fn answer(text: String, structured: Value) -> CallToolResult {
+    let mut result = CallToolResult::success(vec![ContentBlock::text(text)]);
+    result.structured_content = Some(structured);
+    result
+}
+
+/// Arguments of `splunk_search`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct SearchArgs {
+    /// The SPL query, e.g. `index=web status>=500 | stats count by host`. A leading `search`
+    /// is added when needed. Commands that write or delete data are refused.
+    pub spl: String,
+    /// Start of the time range: relative (`-24h`, `-7d@d`), `now`, or epoch seconds.
+    /// Default `-24h`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub earliest: Option<String>,
+    /// End of the time range, same forms as `earliest`. Default `now`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest: Option<String>,
+    /// Most rows to return (default 100; the server caps it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_results: Option<u64>,
+}
+
+/// Arguments of `splunk_list_indexes`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct ListIndexesArgs {
+    /// Only indexes whose name matches this Splunk filter, e.g. `web*`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<String>,
+    /// Include internal indexes (names starting with `_`). Default false.
+    #[serde(default)]
+    pub include_internal: bool,
+}
+
+/// Arguments of `splunk_get_index`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct GetIndexArgs {
+    /// The index name, e.g. `web`.
+    pub name: String,
+}
+
+/// What `splunk_get_metadata` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MetadataType {
+    /// Hosts that sent events.
+    Hosts,
+    /// Sources (files, streams) of events.
+    Sources,
+    /// Sourcetypes (data formats) of events.
+    Sourcetypes,
+}
+
+/// Arguments of `splunk_get_metadata`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct GetMetadataArgs {
+    /// The index to describe, e.g. `web`.
+    pub index: String,
+    /// Which values to list: `hosts`, `sources` or `sourcetypes`.
+    #[serde(rename = "type")]
+    pub kind: MetadataType,
+    /// Start of the time range (default `-24h`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub earliest: Option<String>,
+    /// End of the time range (default `now`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest: Option<String>,
+}
+
+/// Arguments of `splunk_whoami`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct WhoamiArgs {
+    /// Only report the MCP identity; do not ask Splunk who the call runs as. Default false.
+    #[serde(default)]
+    pub skip_splunk: bool,
+}
+
+/// Arguments of tools that take none.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+pub struct NoArgs {}
+
+#[tool_router(vis = "pub(crate)")]
+impl SplunkTools {
+    /// Runs SPL and waits for the results.
+    #[tool(
+        description = "Run a Splunk search (SPL) and return its results. Use for questions about \
+the data in Splunk's indexes: counts, top values, errors, trends. Always name an index \
+(`index=web ...`) and prefer aggregating commands (stats, timechart, top) over raw events. The \
+time range defaults to the last 24 hours (earliest=-24h, latest=now). At most max_results rows \
+are returned (default 100); an answer that was cut says so. Commands that write, delete or send \
+data (delete, collect, outputlookup, sendemail, ...) are refused, in subsearches too.",
+        annotations(
+            title = "Search Splunk",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
+    async fn splunk_search(
+        &self,
+        params: Parameters<SearchArgs>,
+        extensions: Extensions,
+    ) -> Result<CallToolResult, ErrorData> {
+        let args = params.0;
+        let mut call = self.start("splunk_search", &args, &extensions);
+        let result = self.search(&mut call, args).await;
+        call.finish(result)
+    }
+
+    /// Lists indexes.
+    #[tool(
+        description = "List the Splunk indexes the user may see, with event counts, sizes and \
+the time span of their data. Use first to learn where data lives before searching.",
+        annotations(
+            title = "List indexes",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
+    async fn splunk_list_indexes(
+        &self,
+        params: Parameters<ListIndexesArgs>,
+        extensions: Extensions,
+    ) -> Result<CallToolResult, ErrorData> {
+        let args = params.0;
+        let call = self.start("splunk_list_indexes", &args, &extensions);
+        let result = async {
+            let client = self.client(&call).await?;
+            let options = match &args.filter {
+                Some(filter) => ListOptions::filtered(format!("name={filter}")),
+                None => ListOptions::all(),
+            };
+            let page = client.list_indexes(&options).await?;
+            let indexes: Vec<Value> = page
+                .items
+                .iter()
+                .filter(|index| args.include_internal || !index.name.starts_with('_'))
+                .map(index_json)
+                .collect();
+            let mut text = format!("{} index(es):\n", indexes.len());
+            for index in &page.items {
+                if args.include_internal || !index.name.starts_with('_') {
+                    text.push_str(&format!(
+                        "- {} ({} events, {:.1} MB{})\n",
+                        index.name,
+                        index.total_event_count,
+                        index.current_db_size_mb,
+                        if index.disabled { ", disabled" } else { "" }
+                    ));
+                }
+            }
+            Ok(answer(text, json!({ "indexes": indexes })))
+        }
+        .await;
+        call.finish(result)
+    }
+
+    /// Describes one index.
+    #[tool(
+        description = "Get the details of one Splunk index: event count, size, size limit, \
+earliest and latest event time, data type, retention.",
+        annotations(
+            title = "Get index",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
+    async fn splunk_get_index(
+        &self,
+        params: Parameters<GetIndexArgs>,
+        extensions: Extensions,
+    ) -> Result<CallToolResult, ErrorData> {
+        let args = params.0;
+        let call = self.start("splunk_get_index", &args, &extensions);
+        let result = async {
+            let client = self.client(&call).await?;
+            let index = client.get_index(&args.name).await?;
+            let structured = index_json(&index);
+            let text = serde_json::to_string_pretty(&structured).unwrap_or_default();
+            Ok(answer(text, structured))
+        }
+        .await;
+        call.finish(result)
+    }
+
+    /// Lists hosts, sources or sourcetypes of an index.
+    #[tool(
+        description = "List the hosts, sources or sourcetypes that sent events to an index, with \
+event counts and first/last times. Use to learn the shape of an index before writing SPL.",
+        annotations(
+            title = "Get index metadata",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
+    async fn splunk_get_metadata(
+        &self,
+        params: Parameters<GetMetadataArgs>,
+        extensions: Extensions,
+    ) -> Result<CallToolResult, ErrorData> {
+        let args = params.0;
+        let call = self.start("splunk_get_metadata", &args, &extensions);
+        let result = async {
+            let client = self.client(&call).await?;
+            let range = self.time_range(args.earliest.as_deref(), args.latest.as_deref())?;
+            let kind = match args.kind {
+                MetadataType::Hosts => MetadataKind::Hosts,
+                MetadataType::Sources => MetadataKind::Sources,
+                MetadataType::Sourcetypes => MetadataKind::Sourcetypes,
+            };
+            let entries = client.metadata(kind, &args.index, &range).await?;
+            let mut text = format!("{} value(s) in index {}:\n", entries.len(), args.index);
+            let values: Vec<Value> = entries
+                .iter()
+                .map(|e| {
+                    text.push_str(&format!("- {} ({} events)\n", e.value, e.total_count));
+                    json!({
+                        "value": e.value,
+                        "total_count": e.total_count,
+                        "first_time": e.first_time,
+                        "last_time": e.last_time,
+                        "recent_time": e.recent_time,
+                    })
+                })
+                .collect();
+            Ok(answer(
+                text,
+                json!({ "index": args.index, "values": values }),
+            ))
+        }
+        .await;
+        call.finish(result)
+    }
+
+    /// Splunk's version and health.
+    #[tool(
+        description = "Get the Splunk server's version, host name, license kind, KV store \
+status and health.",
+        annotations(
+            title = "Server info",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
+    async fn splunk_server_info(
+        &self,
+        params: Parameters<NoArgs>,
+        extensions: Extensions,
+    ) -> Result<CallToolResult, ErrorData> {
+        let call = self.start("splunk_server_info", &params.0, &extensions);
+        let result = async {
+            let client = self.client(&call).await?;
+            let info = client.server_info().await?;
+            let structured = json!({
+                "version": info.version,
+                "build": info.build,
+                "server_name": info.server_name,
+                "host": info.host,
+                "is_free": info.is_free,
+                "is_trial": info.is_trial,
+                "kv_store_status": info.kv_store_status,
+                "health_info": info.health_info,
+                "os_name": info.os_name,
+                "cpu_arch": info.cpu_arch,
+            });
+            let text = format!(
+                "Splunk {} on {} (health: {}, KV store: {})",
+                info.version, info.server_name, info.health_info, info.kv_store_status
+            );
+            Ok(answer(text, structured))
+        }
+        .await;
+        call.finish(result)
+    }
+
+    /// Who the caller is, to MCP and to Splunk.
+    #[tool(
+        description = "Show who you are: the MCP identity (subject, OAuth client, scopes, \
+groups) and, unless skip_splunk is set, the Splunk user the calls run as with its roles and \
+capabilities. Use to understand why a search sees or misses data.",
+        annotations(
+            title = "Who am I",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
+    async fn splunk_whoami(
+        &self,
+        params: Parameters<WhoamiArgs>,
+        extensions: Extensions,
+    ) -> Result<CallToolResult, ErrorData> {
+        let args = params.0;
+        let call = self.start("splunk_whoami", &args, &extensions);
+        let result = async {
+            self.authorize(&call)?;
+            let mcp = match &call.caller {
+                Some(ctx) => json!({
+                    "authenticated": true,
+                    "subject": ctx.subject(),
+                    "client_id": ctx.client_id(),
+                    "scopes": ctx.scopes().iter().collect::<Vec<_>>(),
+                    "groups": ctx.groups(),
+                }),
+                None => json!({ "authenticated": false }),
+            };
+            let mut text = match &call.caller {
+                Some(ctx) => format!(
+                    "MCP identity: {} (client {}, scopes: {})\n",
+                    ctx.subject(),
+                    ctx.client_id().unwrap_or("-"),
+                    ctx.scopes()
+                ),
+                None => "MCP identity: none (unauthenticated transport)\n".to_owned(),
+            };
+            let mut structured = json!({
+                "mcp": mcp,
+                "credentials": self.shared.credentials.mode(),
+            });
+            if !args.skip_splunk {
+                let client = self.client(&call).await?;
+                let ctx = client.current_context().await?;
+                text.push_str(&format!(
+                    "Splunk user: {} (roles: {})\n",
+                    ctx.username,
+                    ctx.roles.join(", ")
+                ));
+                structured["splunk"] = json!({
+                    "username": ctx.username,
+                    "realname": ctx.realname,
+                    "roles": ctx.roles,
+                    "capabilities": ctx.capabilities,
+                    "default_app": ctx.default_app,
+                    "type": ctx.user_type,
+                });
+            }
+            Ok(answer(text, structured))
+        }
+        .await;
+        call.finish(result)
+    }
+}
+
+impl SplunkTools {
+    /// The body of `splunk_search`: guard, job, wait (cancelling on timeout), one page of
+    /// results cut to the row and byte limits.
+    async fn search(&self, call: &mut Call, args: SearchArgs) -> Result<CallToolResult, ToolError> {
+        let config = &self.shared.config;
+        call.spl = Some(args.spl.clone());
+        self.authorize(call)?;
+        let checked = self.shared.guard.check(&args.spl)?;
+        call.spl = Some(checked.text().to_owned());
+        let range = self.time_range(args.earliest.as_deref(), args.latest.as_deref())?;
+        let requested = args.max_results.unwrap_or(config.default_max_results);
+        if requested == 0 {
+            return Err(ToolError::InvalidArgument {
+                what: "max_results",
+                reason: "must be at least 1".to_owned(),
+            });
+        }
+        let client = self.client(call).await?;
+        let sid = client
+            .create_job(checked.text(), &SearchParams::with_time_range(range))
+            .await?;
+        self.collect_job(call, &client, sid, checked.text(), requested)
+            .await
+    }
+
+    /// Waits for job `sid` (cancelling it past the timeout) and answers with its first rows,
+    /// cut to the row and byte limits with a note saying so. `label` names the search in the
+    /// answer; `requested` is the caller's row limit before the server's cap.
+    async fn collect_job(
+        &self,
+        call: &mut Call,
+        client: &Client,
+        sid: Sid,
+        label: &str,
+        requested: u64,
+    ) -> Result<CallToolResult, ToolError> {
+        let config = &self.shared.config;
+        let limit = requested.min(config.max_results_cap);
+        call.sid = Some(sid.to_string());
+        self.shared.jobs.remember(&sid, call.subject());
+        let status = match client
+            .wait_job(&sid, WaitOptions::with_deadline(config.search_timeout))
+            .await
+        {
+            Ok(status) => status,
+            Err(splunk_client::Error::Timeout { .. }) => {
+                cancel_quietly(client, &sid).await;
+                return Err(ToolError::SearchTimeout {
+                    timeout: config.search_timeout,
+                });
+            }
+            Err(e) => return Err(e.into()),
+        };
+        // One row more than the limit tells whether there were more, even when the job's
+        // result count is unknown.
+        let page = client.job_results_page(&sid, 0, limit + 1).await?;
+        let total = status.result_count.max(page.results.len() as u64);
+
+        let mut notes = Vec::new();
+        let mut rows: Vec<Row> = page.results;
+        if rows.len() as u64 > limit {
+            rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+            notes.push(format!(
+                "Results truncated: returned the first {limit} of {} rows (max_results={limit}{}). \
+Aggregate (stats, top, timechart) or narrow the search to see the rest.",
+                if total > limit {
+                    total.to_string()
+                } else {
+                    "more".to_owned()
+                },
+                if requested > limit {
+                    ", lowered from the request by the server's cap"
+                } else {
+                    ""
+                }
+            ));
+        }
+        let (rows, byte_cut) = cut_to_bytes(rows, config.max_result_bytes);
+        if let Some(kept) = byte_cut {
+            notes.push(format!(
+                "Results truncated: only the first {kept} rows fit in the {} byte answer limit. \
+Select fewer fields (| table a b c) or aggregate.",
+                config.max_result_bytes
+            ));
+        }
+        let truncated = !notes.is_empty();
+        let mut text = format!("{} row(s) from {label} (sid {sid}).\n", rows.len());
+        for row in &rows {
+            text.push_str(&Value::Object(row.clone()).to_string());
+            text.push('\n');
+        }
+        for note in &notes {
+            text.push_str(note);
+            text.push('\n');
+        }
+        let structured = json!({
+            "sid": sid.as_str(),
+            "search": label,
+            "fields": page.fields,
+            "rows": rows,
+            "returned": rows.len(),
+            "total": total,
+            "truncated": truncated,
+            "notes": notes,
+        });
+        Ok(answer(text, structured))
+    }
+}
+
+/// Cancels a job whose result nobody will read; a failure only leaves it to expire.
+async fn cancel_quietly(client: &Client, sid: &Sid) {
+    if let Err(e) = client.cancel_job(sid).await {
+        tracing::warn!(sid = %sid, error = %e, "could not cancel a timed-out search job");
+    }
+}
+
+/// Keeps the leading rows whose JSON fits in `max_bytes`; `Some(kept)` when rows were cut.
+fn cut_to_bytes(mut rows: Vec<Row>, max_bytes: usize) -> (Vec<Row>, Option<usize>) {
+    let mut used = 0usize;
+    for (i, row) in rows.iter().enumerate() {
+        used += serde_json::to_string(row).map(|s| s.len()).unwrap_or(0) + 1;
+        if used > max_bytes {
+            rows.truncate(i);
+            return (rows, Some(i));
+        }
+    }
+    (rows, None)
+}
+
+fn index_json(index: &splunk_client::Index) -> Value {
+    json!({
+        "name": index.name,
+        "app": index.acl.app,
+        "total_event_count": index.total_event_count,
+        "current_db_size_mb": index.current_db_size_mb,
+        "max_total_data_size_mb": index.max_total_data_size_mb,
+        "min_time": index.min_time,
+        "max_time": index.max_time,
+        "disabled": index.disabled,
+        "datatype": index.datatype,
+        "is_internal": index.is_internal,
+        "frozen_time_period_in_secs": index.frozen_time_period_in_secs,
+    })
+}
+
+#[tool_handler(router = Self::router())]
+impl ServerHandler for SplunkTools {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("splunk-mcp", env!("CARGO_PKG_VERSION")))
+            .with_instructions(INSTRUCTIONS)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use auth_core::{BearerToken, Claims};
+
+    use super::*;
+
+    fn context(subject: &str) -> AuthContext {
+        AuthContext::new(Claims::for_subject(subject), BearerToken::new("t")).unwrap()
+    }
+
+    #[test]
+    fn the_caller_comes_from_the_request_or_its_http_parts() {
+        assert!(caller_in(&Extensions::new()).is_none());
+
+        let mut direct = Extensions::new();
+        direct.insert(context("direct"));
+        assert_eq!(caller_in(&direct).unwrap().subject(), "direct");
+
+        let (mut parts, ()) = http::Request::new(()).into_parts();
+        parts.extensions.insert(context("over-http"));
+        let mut via_http = Extensions::new();
+        via_http.insert(parts);
+        assert_eq!(caller_in(&via_http).unwrap().subject(), "over-http");
+    }
+
+    #[test]
+    fn rows_are_cut_to_the_byte_limit() {
+        let rows: Vec<Row> = (0..10)
+            .map(|i| serde_json::from_value(json!({"n": i, "pad": "x".repeat(10)})).unwrap())
+            .collect();
+        let one = serde_json::to_string(&rows[0]).unwrap().len() + 1;
+        let (kept, cut) = cut_to_bytes(rows.clone(), one * 3);
+        assert_eq!((kept.len(), cut), (3, Some(3)));
+        let (kept, cut) = cut_to_bytes(rows, usize::MAX);
+        assert_eq!((kept.len(), cut), (10, None));
+    }
+
+    #[test]
+    fn config_reads_from_toml() {
+        let config: ToolsConfig =
+            toml::from_str("max_results_cap = 500\nsearch_timeout = 30\n[guard]\nmax_pipes = 5\n")
+                .unwrap();
+        assert_eq!(config.max_results_cap, 500);
+        assert_eq!(config.search_timeout, std::time::Duration::from_secs(30));
+        assert_eq!(config.default_max_results, 100);
+        assert_eq!(config.guard.max_pipes, 5);
+    }
+}
