@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use splunk_client::{KvQuery, ListOptions, Namespace};
 
-use super::{SplunkTools, answer, cut_to_bytes};
+use super::{SplunkTools, answer, cut_to_bytes, push_rows_and_notes};
 use crate::error::ToolError;
 
 /// Arguments of `splunk_list_saved_searches`.
@@ -337,14 +337,7 @@ MongoDB-style query object, projected to some fields, and paged with limit/skip.
                 rows.len(),
                 args.collection
             );
-            for row in &rows {
-                text.push_str(&Value::Object(row.clone()).to_string());
-                text.push('\n');
-            }
-            for note in &notes {
-                text.push_str(note);
-                text.push('\n');
-            }
+            push_rows_and_notes(&mut text, &rows, &notes);
             Ok(answer(
                 text,
                 json!({

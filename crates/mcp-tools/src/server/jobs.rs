@@ -12,10 +12,10 @@ use rmcp::model::{CallToolResult, Extensions};
 use rmcp::{ErrorData, tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 use splunk_client::{Row, SearchParams, Sid};
 
-use super::{Call, SplunkTools, answer, cut_to_bytes};
+use super::{Call, SplunkTools, answer, cut_to_bytes, push_rows_and_notes};
 use crate::error::ToolError;
 
 /// How many job owners are remembered; the oldest are forgotten first. Splunk keeps a job for
@@ -298,14 +298,7 @@ impl SplunkTools {
             rows.len(),
             args.offset
         );
-        for row in &rows {
-            text.push_str(&Value::Object(row.clone()).to_string());
-            text.push('\n');
-        }
-        for note in &notes {
-            text.push_str(note);
-            text.push('\n');
-        }
+        push_rows_and_notes(&mut text, &rows, &notes);
         let structured = json!({
             "sid": sid.as_str(),
             "offset": args.offset,

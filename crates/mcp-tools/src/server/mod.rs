@@ -668,14 +668,7 @@ Select fewer fields (| table a b c) or aggregate.",
         }
         let truncated = !notes.is_empty();
         let mut text = format!("{} row(s) from {label} (sid {sid}).\n", rows.len());
-        for row in &rows {
-            text.push_str(&Value::Object(row.clone()).to_string());
-            text.push('\n');
-        }
-        for note in &notes {
-            text.push_str(note);
-            text.push('\n');
-        }
+        push_rows_and_notes(&mut text, &rows, &notes);
         let structured = json!({
             "sid": sid.as_str(),
             "search": label,
@@ -694,6 +687,19 @@ Select fewer fields (| table a b c) or aggregate.",
 async fn cancel_quietly(client: &Client, sid: &Sid) {
     if let Err(e) = client.cancel_job(sid).await {
         tracing::warn!(sid = %sid, error = %e, "could not cancel a timed-out search job");
+    }
+}
+
+/// Appends each row as one JSON line, then each note on its own line: the readable text of
+/// every tool that returns rows.
+fn push_rows_and_notes(text: &mut String, rows: &[Row], notes: &[String]) {
+    for row in rows {
+        text.push_str(&Value::Object(row.clone()).to_string());
+        text.push('\n');
+    }
+    for note in notes {
+        text.push_str(note);
+        text.push('\n');
     }
 }
 
