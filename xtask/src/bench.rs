@@ -255,17 +255,7 @@ async fn client_export(quick: bool) -> anyhow::Result<()> {
         let args = ["--url", emulator.url.as_str(), "--rows", rows_arg.as_str()];
         let rust = run_reader(rust_bench.as_os_str(), &[], &args).await?;
         let py = run_reader(python.as_os_str(), &[script.as_os_str()], &args).await?;
-        for (name, figures) in [
-            ("splunk-client (Rust)", &rust),
-            ("splunk-sdk JSONResultsReader (Python)", &py),
-        ] {
-            println!(
-                "| {rows} | {name} | {:.2} | {:.0} | {:.1} |",
-                figures.seconds,
-                figures.rows_per_sec,
-                figures.peak_rss_kib as f64 / 1024.0
-            );
-        }
+        print_reader_rows(rows, "splunk-client (Rust)", &rust, &py);
         ratios.push((
             rows,
             rust.rows_per_sec / py.rows_per_sec,
@@ -297,17 +287,7 @@ async fn client_export(quick: bool) -> anyhow::Result<()> {
     println!("Parsers alone, reading the saved {rows}-row export body from a file:");
     println!("| rows | reader | seconds | rows/s | peak RSS (MiB) |");
     println!("|---:|---|---:|---:|---:|");
-    for (name, figures) in [
-        ("splunk-client ExportDecoder (Rust)", &rust),
-        ("splunk-sdk JSONResultsReader (Python)", &py),
-    ] {
-        println!(
-            "| {rows} | {name} | {:.2} | {:.0} | {:.1} |",
-            figures.seconds,
-            figures.rows_per_sec,
-            figures.peak_rss_kib as f64 / 1024.0
-        );
-    }
+    print_reader_rows(rows, "splunk-client ExportDecoder (Rust)", &rust, &py);
     println!(
         "{rows} rows from a file: splunk-client parses {:.1}x as many rows/s as splunk-sdk, with {:.1}x less peak memory",
         rust.rows_per_sec / py.rows_per_sec,
@@ -382,6 +362,21 @@ async fn run_step(
 }
 
 /// Runs one reader process and reads the JSON line it prints.
+/// Prints one table row per reader: the Rust one under `rust_label`, then splunk-sdk.
+fn print_reader_rows(rows: u64, rust_label: &str, rust: &ReaderFigures, py: &ReaderFigures) {
+    for (name, figures) in [
+        (rust_label, rust),
+        ("splunk-sdk JSONResultsReader (Python)", py),
+    ] {
+        println!(
+            "| {rows} | {name} | {:.2} | {:.0} | {:.1} |",
+            figures.seconds,
+            figures.rows_per_sec,
+            figures.peak_rss_kib as f64 / 1024.0
+        );
+    }
+}
+
 async fn run_reader(
     program: &std::ffi::OsStr,
     leading: &[&std::ffi::OsStr],
