@@ -65,6 +65,9 @@ pub struct AuditEvent {
     pub duration: Duration,
     /// The Splunk search job id, when a job was created.
     pub sid: Option<String>,
+    /// The Splunk user the call ran as, when the credential source names it (mirror mode:
+    /// `mcp.<name>`).
+    pub splunk_user: Option<String>,
 }
 
 fn millis<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
@@ -85,9 +88,17 @@ impl AuditEvent {
             outcome = self.outcome.as_str(),
             duration_ms = u64::try_from(self.duration.as_millis()).unwrap_or(u64::MAX),
             sid = self.sid.as_deref().unwrap_or(""),
+            splunk_user = self.splunk_user.as_deref().unwrap_or("-"),
             "tool call"
         );
     }
+}
+
+/// Told of every tool call's [`AuditEvent`] (besides the audit log), e.g. to count calls for
+/// metrics. Called on the call's task once it ends, so it must be quick and never block.
+pub trait CallObserver: Send + Sync + std::fmt::Debug {
+    /// One tool call ended.
+    fn on_call(&self, event: &AuditEvent);
 }
 
 /// SHA-256 (hex) of `args` serialised canonically: object keys sorted at every depth, no

@@ -28,9 +28,11 @@ pub mod registry;
 mod server;
 pub mod spl_guard;
 
+pub use audit::{AuditEvent, CallObserver, Outcome};
 pub use config::ToolsConfig;
 pub use credentials::{
-    ClientFuture, CredentialError, CredentialSource, PassthroughCredentials, ServiceCredentials,
+    ClientFuture, CredentialError, CredentialSource, MirrorCredentials, PassthroughCredentials,
+    ResolvedClient, ResolvedFuture, ServiceCredentials, UsernameClaim,
 };
 pub use error::ToolError;
 pub use registry::{ToolRegistry, ToolSpec};

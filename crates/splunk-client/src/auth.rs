@@ -5,6 +5,9 @@
 //! its key (single flight), so an expired key costs one login whatever the concurrency.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 
 use parking_lot::RwLock;
 use secrecy::{ExposeSecret, SecretString};
@@ -30,6 +33,26 @@ pub enum Credentials {
         /// Its password.
         password: SecretString,
     },
+    /// A bearer token obtained from a [`TokenSource`] before each request, and replaced once
+    /// through it when Splunk refuses it (401), e.g. a mirror user's minted token.
+    Source(Arc<dyn TokenSource>),
+}
+
+/// The future a [`TokenSource`] answers with; boxed so the trait is object-safe.
+pub type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<SecretString>> + Send + 'a>>;
+
+/// Where [`Credentials::Source`] gets its bearer token from.
+///
+/// The client asks [`TokenSource::token`] before every request (so it must be cheap, e.g. a
+/// cache hit) and, when Splunk answers 401, asks [`TokenSource::replace`] once with the refused
+/// token and retries with the new one; a second 401 is returned to the caller.
+pub trait TokenSource: Send + Sync + fmt::Debug {
+    /// The token to send now.
+    fn token(&self) -> TokenFuture<'_>;
+
+    /// Splunk refused `refused`: a different, valid token. Implementations should let
+    /// concurrent callers refused the same token share one replacement.
+    fn replace<'a>(&'a self, refused: &'a SecretString) -> TokenFuture<'a>;
 }
 
 impl Credentials {
@@ -56,6 +79,7 @@ impl fmt::Debug for Credentials {
                 .field("username", username)
                 .field("password", &"[redacted]")
                 .finish(),
+            Self::Source(source) => f.debug_tuple("Source").field(source).finish(),
         }
     }
 }
@@ -64,6 +88,7 @@ impl fmt::Debug for Credentials {
 pub(crate) enum Auth {
     Bearer(SecretString),
     Session(Session),
+    Source(Arc<dyn TokenSource>),
 }
 
 impl fmt::Debug for Auth {
@@ -71,14 +96,27 @@ impl fmt::Debug for Auth {
         match self {
             Self::Bearer(_) => f.write_str("Auth::Bearer"),
             Self::Session(session) => write!(f, "Auth::Session({})", session.username),
+            Self::Source(source) => write!(f, "Auth::Source({source:?})"),
         }
     }
 }
 
-/// A header value ready to send and the login generation it came from.
+/// A header value ready to send and the login generation (sessions) or the raw token (token
+/// sources) it came from, which a refresh after a 401 needs.
 pub(crate) struct Authorization {
     pub(crate) header: SecretString,
     pub(crate) generation: u64,
+    pub(crate) token: Option<SecretString>,
+}
+
+impl Authorization {
+    fn bearer(token: SecretString) -> Self {
+        Self {
+            header: SecretString::from(format!("Bearer {}", token.expose_secret())),
+            generation: 0,
+            token: Some(token),
+        }
+    }
 }
 
 pub(crate) struct Session {
@@ -103,12 +141,13 @@ impl Auth {
                 current: RwLock::new(None),
                 login_gate: tokio::sync::Mutex::new(0),
             }),
+            Credentials::Source(source) => Self::Source(source),
         }
     }
 
-    /// Whether a 401 may be cured by logging in again.
+    /// Whether a 401 may be cured by logging in again or asking the source for a new token.
     pub(crate) fn can_relogin(&self) -> bool {
-        matches!(self, Self::Session(_))
+        matches!(self, Self::Session(_) | Self::Source(_))
     }
 
     /// The header to send now, logging in first if no session key is cached.
@@ -117,13 +156,19 @@ impl Auth {
             Self::Bearer(header) => Ok(Authorization {
                 header: header.clone(),
                 generation: 0,
+                token: None,
             }),
             Self::Session(session) => {
                 if let Some((header, generation)) = session.current.read().clone() {
-                    return Ok(Authorization { header, generation });
+                    return Ok(Authorization {
+                        header,
+                        generation,
+                        token: None,
+                    });
                 }
                 session.login_once(transport, None).await
             }
+            Self::Source(source) => Ok(Authorization::bearer(source.token().await?)),
         }
     }
 
@@ -132,7 +177,7 @@ impl Auth {
     pub(crate) async fn refresh(
         &self,
         transport: &Transport,
-        refused_generation: u64,
+        refused: &Authorization,
     ) -> Result<Authorization> {
         match self {
             Self::Bearer(_) => Err(Error::Unauthorized {
@@ -140,8 +185,15 @@ impl Auth {
             }),
             Self::Session(session) => {
                 session
-                    .login_once(transport, Some(refused_generation))
+                    .login_once(transport, Some(refused.generation))
                     .await
+            }
+            Self::Source(source) => {
+                let refused = refused
+                    .token
+                    .clone()
+                    .unwrap_or_else(|| SecretString::from(""));
+                Ok(Authorization::bearer(source.replace(&refused).await?))
             }
         }
     }
@@ -162,6 +214,7 @@ impl Session {
                 return Ok(Authorization {
                     header,
                     generation: current,
+                    token: None,
                 });
             }
         }
@@ -174,6 +227,7 @@ impl Session {
         Ok(Authorization {
             header,
             generation: *generation,
+            token: None,
         })
     }
 

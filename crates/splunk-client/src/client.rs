@@ -75,7 +75,8 @@ impl Client {
 
     /// Sends a request and returns a success answer (2xx); any other status becomes an error.
     /// With session credentials a 401 leads to one new login (shared with concurrent callers)
-    /// and one more attempt; a second 401 is returned as `Unauthorized`.
+    /// and one more attempt, with a token source to one replaced token and one more attempt;
+    /// a second 401 is returned as `Unauthorized`.
     pub(crate) async fn send(&self, request: &ApiRequest) -> Result<reqwest::Response> {
         let transport = &self.inner.transport;
         let auth = &self.inner.auth;
@@ -88,9 +89,9 @@ impl Client {
                 return Ok(answer);
             }
             if status == 401 && auth.can_relogin() && !logged_in_again {
-                tracing::debug!(endpoint = %request.endpoint, "session key refused; logging in again");
+                tracing::debug!(endpoint = %request.endpoint, "credential refused; renewing it once");
                 logged_in_again = true;
-                authorization = auth.refresh(transport, authorization.generation).await?;
+                authorization = auth.refresh(transport, &authorization).await?;
                 continue;
             }
             let body = answer.bytes().await.unwrap_or_default();
@@ -152,6 +153,18 @@ impl Client {
             )))
             .await?;
         entry.content_as()
+    }
+
+    /// Which of the `wanted` capabilities this client's credential lacks, in `wanted`'s order
+    /// (empty when it has them all), from `authentication/current-context`. E.g. mirror mode
+    /// needs `edit_user` and `edit_tokens_all` on its admin credential.
+    pub async fn missing_capabilities(&self, wanted: &[&str]) -> Result<Vec<String>> {
+        let context = self.current_context().await?;
+        Ok(wanted
+            .iter()
+            .filter(|w| !context.capabilities.iter().any(|c| c == *w))
+            .map(|w| (*w).to_owned())
+            .collect())
     }
 }
 

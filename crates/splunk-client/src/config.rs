@@ -3,7 +3,10 @@
 //! The crate reads no environment variable or file by itself; the binary that embeds it turns
 //! its own configuration into a [`ClientConfig`].
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::observe::{ObserverSlot, RequestObserver};
 
 /// How a [`crate::Client`] reaches Splunk's management port.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -26,6 +29,8 @@ pub struct ClientConfig {
     pub retry: RetryPolicy,
     /// `User-Agent` sent with every request.
     pub user_agent: String,
+    /// Told of every request, for metrics; set with [`ClientConfig::with_observer`].
+    pub(crate) observer: ObserverSlot,
 }
 
 impl ClientConfig {
@@ -40,7 +45,21 @@ impl ClientConfig {
             request_timeout: Duration::from_secs(300),
             retry: RetryPolicy::default(),
             user_agent: concat!("splunk-client/", env!("CARGO_PKG_VERSION")).to_owned(),
+            observer: ObserverSlot::default(),
         }
+    }
+
+    /// Tells `observer` of every HTTP request made by clients of this configuration (and the
+    /// clients derived from them with [`crate::Client::with_credentials`]), for metrics.
+    /// Configurations are equal, and share a pool, only with the same observer instance.
+    pub fn with_observer(mut self, observer: Arc<dyn RequestObserver>) -> Self {
+        self.observer = ObserverSlot(Some(observer));
+        self
+    }
+
+    /// The request observer, if one is set.
+    pub fn observer(&self) -> Option<&Arc<dyn RequestObserver>> {
+        self.observer.0.as_ref()
     }
 
     /// Trusts the PEM certificates in `pem` (one or several) in addition to the system's roots,

@@ -54,22 +54,36 @@ impl Default for Namespace {
 }
 
 /// A request path, already encoded, starting with `/`.
+///
+/// Beside the path it keeps its template, the path with every caller-supplied segment written
+/// `{}`, from which the request's bounded metrics label is derived (never from names or sids).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Endpoint(String);
+pub(crate) struct Endpoint {
+    path: String,
+    template: String,
+}
 
 impl Endpoint {
     /// A fixed path under `/services/`, written by this crate (never from input).
     pub(crate) fn services(fixed: &str) -> Self {
-        Self(format!("/services/{}", fixed.trim_matches('/')))
+        let path = format!("/services/{}", fixed.trim_matches('/'));
+        Self {
+            template: path.clone(),
+            path,
+        }
     }
 
     /// A fixed path under `/servicesNS/{owner}/{app}/`.
     pub(crate) fn namespaced(namespace: &Namespace, fixed: &str) -> Result<Self> {
-        let mut path = Self("/servicesNS".to_owned());
-        path = path.segment(&namespace.owner)?.segment(&namespace.app)?;
-        path.0.push('/');
-        path.0.push_str(fixed.trim_matches('/'));
-        Ok(path)
+        let root = "/servicesNS".to_owned();
+        let path = Self {
+            template: root.clone(),
+            path: root,
+        };
+        Ok(path
+            .segment(&namespace.owner)?
+            .segment(&namespace.app)?
+            .fixed(fixed))
     }
 
     /// Appends one caller-supplied segment, encoded.
@@ -89,26 +103,34 @@ impl Endpoint {
                 "must not contain control characters",
             ));
         }
-        self.0.push('/');
-        self.0.extend(utf8_percent_encode(name, SEGMENT));
+        self.path.push('/');
+        self.path.extend(utf8_percent_encode(name, SEGMENT));
+        self.template.push_str("/{}");
         Ok(self)
     }
 
     /// Appends a fixed segment written by this crate.
     pub(crate) fn fixed(mut self, fixed: &str) -> Self {
-        self.0.push('/');
-        self.0.push_str(fixed.trim_matches('/'));
+        for part in [&mut self.path, &mut self.template] {
+            part.push('/');
+            part.push_str(fixed.trim_matches('/'));
+        }
         self
     }
 
     pub(crate) fn as_str(&self) -> &str {
-        &self.0
+        &self.path
+    }
+
+    /// The path with caller-supplied segments written `{}`, e.g. `/services/search/jobs/{}`.
+    pub(crate) fn template(&self) -> &str {
+        &self.template
     }
 }
 
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.path)
     }
 }
 
@@ -160,6 +182,10 @@ mod tests {
         assert_eq!(
             shared.as_str(),
             "/servicesNS/nobody/search/storage/collections/config"
+        );
+        assert_eq!(
+            shared.template(),
+            "/servicesNS/{}/{}/storage/collections/config"
         );
         assert!(Endpoint::namespaced(&Namespace::new("..", "search"), "x").is_err());
     }

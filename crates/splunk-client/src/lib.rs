@@ -2,9 +2,11 @@
 //!
 //! - Credentials: [`Credentials::Bearer`] (a Splunk token or an IdP JWT, always sent as
 //!   `Authorization: Bearer`) or [`Credentials::Session`] (username and password exchanged for a
-//!   session key, logged in again once when the key expires).
+//!   session key, logged in again once when the key expires) or [`Credentials::Source`] (a
+//!   bearer token from a [`TokenSource`], replaced once when Splunk refuses it).
 //! - Transport: rustls with verification on by default, an extra CA bundle, an explicit
-//!   insecure switch, timeouts, and retries with jittered backoff for idempotent requests only.
+//!   insecure switch, timeouts, and retries with jittered backoff for idempotent requests only;
+//!   a [`RequestObserver`] set with [`ClientConfig::with_observer`] sees every request.
 //! - Search: [`Client::oneshot`], jobs ([`Client::create_job`], [`Client::wait_job`],
 //!   [`Client::job_results`] ...) and [`Client::export`], a constant-memory stream of rows.
 //! - Catalog: indexes, metadata, saved searches, apps, KV store.
@@ -39,13 +41,14 @@ mod endpoint;
 mod error;
 mod export;
 pub mod mirror;
+mod observe;
 mod search;
 mod time;
 mod transport;
 mod wire;
 
 pub use admin::{MintedToken, NewUser, Role, TokenInfo, TokenRequest, TokenTime, User};
-pub use auth::Credentials;
+pub use auth::{Credentials, TokenFuture, TokenSource};
 pub use catalog::{
     App, Index, KvCollection, KvQuery, KvSort, ListOptions, MetadataEntry, MetadataKind, Page,
     SavedSearch, SavedSearchRun, row_as,
@@ -55,6 +58,7 @@ pub use config::{ClientConfig, RetryPolicy, TlsConfig};
 pub use endpoint::Namespace;
 pub use error::{Error, Message, MessageType, Result};
 pub use export::{DEFAULT_MAX_LINE_BYTES, ExportDecoder, Row};
+pub use observe::RequestObserver;
 pub use search::{
     DEFAULT_PAGE_SIZE, DispatchState, JobStatus, SearchParams, SearchResults, Sid, WaitOptions,
 };

@@ -15,10 +15,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 use rand::seq::{IndexedRandom, SliceRandom};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroize;
 
 use crate::admin::{NewUser, TokenRequest, User};
+use crate::auth::{Credentials, TokenFuture, TokenSource};
 use crate::catalog::ListOptions;
 use crate::client::Client;
 use crate::error::{Error, Result};
@@ -151,8 +152,8 @@ pub struct MirrorToken {
 
 impl MirrorToken {
     /// Bearer credentials from this token.
-    pub fn credentials(&self) -> crate::Credentials {
-        crate::Credentials::Bearer(self.token.clone())
+    pub fn credentials(&self) -> Credentials {
+        Credentials::Bearer(self.token.clone())
     }
 
     fn is_fresh(&self, now: DateTime<Utc>, margin: Duration) -> bool {
@@ -186,6 +187,29 @@ pub struct CleanupReport {
 }
 
 type Slot = Arc<tokio::sync::Mutex<Option<MirrorToken>>>;
+
+/// The [`TokenSource`] of one person's mirror user, backed by the provisioner's cache.
+#[derive(Debug)]
+struct MirrorSource {
+    provisioner: Arc<Provisioner>,
+    username: String,
+}
+
+impl TokenSource for MirrorSource {
+    fn token(&self) -> TokenFuture<'_> {
+        Box::pin(async move { Ok(self.provisioner.token_for(&self.username).await?.token) })
+    }
+
+    fn replace<'a>(&'a self, refused: &'a SecretString) -> TokenFuture<'a> {
+        Box::pin(async move {
+            Ok(self
+                .provisioner
+                .replace_token(&self.username, refused)
+                .await?
+                .token)
+        })
+    }
+}
 
 /// Creates and maintains mirror users and mints their tokens, with an admin credential
 /// (needs `edit_user` and `edit_tokens_all`).
@@ -240,7 +264,45 @@ impl Provisioner {
         {
             return Ok(token.clone());
         }
-        let reconciled = self.reconcile_valid(&name).await?;
+        self.mint(&name, &mut cached).await
+    }
+
+    /// After Splunk refused `refused` (revoked, disabled, or its mirror user deleted): a new
+    /// token, minted after reconciling the mirror user again. Concurrent callers refused the
+    /// same token share one new token; a caller whose refused token was already replaced gets
+    /// the replacement without minting.
+    pub async fn replace_token(
+        &self,
+        username: &str,
+        refused: &SecretString,
+    ) -> Result<MirrorToken> {
+        let name = validate_username(username, &self.config.prefix)?;
+        let slot = self.slot(&name);
+        let mut cached = slot.lock().await;
+        if let Some(token) = cached.as_ref()
+            && token.token.expose_secret() != refused.expose_secret()
+            && token.is_fresh(Utc::now(), self.config.refresh_margin)
+        {
+            return Ok(token.clone());
+        }
+        tracing::info!(username = %name, "Splunk refused a mirror-user token; minting a new one");
+        self.mint(&name, &mut cached).await
+    }
+
+    /// Credentials for the person's mirror user that take the token from this provisioner
+    /// before each request and, when Splunk refuses it, mint a new one once and retry.
+    pub fn credentials_for(self: &Arc<Self>, username: &str) -> Result<Credentials> {
+        let name = validate_username(username, &self.config.prefix)?;
+        Ok(Credentials::Source(Arc::new(MirrorSource {
+            provisioner: Arc::clone(self),
+            username: name,
+        })))
+    }
+
+    /// Reconciles the mirror user and mints a token, with the person's slot held (`cached`).
+    async fn mint(&self, name: &str, cached: &mut Option<MirrorToken>) -> Result<MirrorToken> {
+        *cached = None;
+        let reconciled = self.reconcile_valid(name).await?;
         let minted = self
             .admin
             .create_token(&TokenRequest::new(

@@ -358,7 +358,10 @@ impl Client {
             form.push("f", field.clone());
         }
         let body = self
-            .body(&ApiRequest::post(Endpoint::services("search/jobs"), form))
+            .body(
+                &ApiRequest::post(Endpoint::services("search/jobs"), form)
+                    .operation("search.oneshot"),
+            )
             .await?;
         SearchResults::from_body(&body)
     }

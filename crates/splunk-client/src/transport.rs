@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Weak};
+use std::time::Instant;
 
 use parking_lot::Mutex;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
@@ -14,6 +15,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::config::ClientConfig;
 use crate::endpoint::Endpoint;
 use crate::error::{Error, Result};
+use crate::observe;
 
 /// A form or query value: plain text, or a secret that is only exposed while encoding.
 #[derive(Debug, Clone)]
@@ -94,6 +96,8 @@ pub(crate) struct ApiRequest {
     pub(crate) idempotent: bool,
     /// The body is consumed as a stream, so the total request timeout does not apply.
     pub(crate) streaming: bool,
+    /// The metrics label, when the method and path alone do not say it (oneshot searches).
+    pub(crate) operation: Option<&'static str>,
 }
 
 impl ApiRequest {
@@ -105,6 +109,7 @@ impl ApiRequest {
             form: None,
             idempotent: true,
             streaming: false,
+            operation: None,
         }
     }
 
@@ -117,6 +122,7 @@ impl ApiRequest {
             form: Some(form),
             idempotent: false,
             streaming: false,
+            operation: None,
         }
     }
 
@@ -128,6 +134,7 @@ impl ApiRequest {
             form: None,
             idempotent: true,
             streaming: false,
+            operation: None,
         }
     }
 
@@ -145,6 +152,18 @@ impl ApiRequest {
     pub(crate) fn streaming(mut self) -> Self {
         self.streaming = true;
         self
+    }
+
+    /// Names the request for metrics instead of the label derived from its path.
+    pub(crate) fn operation(mut self, label: &'static str) -> Self {
+        self.operation = Some(label);
+        self
+    }
+
+    /// The bounded metrics label of this request.
+    pub(crate) fn operation_label(&self) -> &'static str {
+        self.operation
+            .unwrap_or_else(|| observe::operation(&self.method, self.endpoint.template()))
     }
 }
 
@@ -254,7 +273,12 @@ impl Transport {
         let policy = self.inner.config.retry;
         let mut retry = 0;
         loop {
+            let started = Instant::now();
             let outcome = self.build(request, authorization)?.send().await;
+            if let Some(observer) = self.inner.config.observer() {
+                let status = outcome.as_ref().ok().map(|a| a.status().as_u16());
+                observer.on_request(request.operation_label(), status, started.elapsed());
+            }
             let may_retry = request.idempotent && retry < policy.max_retries;
             match outcome {
                 Ok(answer) if may_retry && is_retryable_status(answer.status()) => {

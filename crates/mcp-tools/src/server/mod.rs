@@ -9,10 +9,11 @@ use chrono::Utc;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CallToolResult, ContentBlock, Extensions, Implementation, ServerCapabilities, ServerConfig,
-    Tool,
+    CacheScope, CallToolResult, ContentBlock, Extensions, Implementation, ListToolsResult,
+    PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig, Tool,
 };
-use rmcp::{ErrorData, ServerHandler, tool, tool_handler, tool_router};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -20,7 +21,7 @@ use splunk_client::{
     Client, ListOptions, MetadataKind, Row, SearchParams, Sid, TimeRange, WaitOptions,
 };
 
-use crate::audit::{AuditEvent, Outcome, args_digest};
+use crate::audit::{AuditEvent, CallObserver, Outcome, args_digest};
 use crate::config::ToolsConfig;
 use crate::credentials::CredentialSource;
 use crate::error::ToolError;
@@ -46,6 +47,9 @@ Splunk's role-based access control decides what each user sees.";
 pub struct SplunkTools {
     shared: Arc<Shared>,
     caller: Option<AuthContext>,
+    /// Builder settings, kept outside `shared` so that they can be set after `new`.
+    observer: Option<Arc<dyn CallObserver>>,
+    filter_tools_list: bool,
 }
 
 #[derive(Debug)]
@@ -75,7 +79,17 @@ impl SplunkTools {
                 jobs: jobs::JobOwners::default(),
             }),
             caller: None,
+            observer: None,
+            filter_tools_list: true,
         }
+    }
+
+    /// Also hands every tool call's [`AuditEvent`] to `observer` (e.g. for metrics). A
+    /// builder step: call it right after [`SplunkTools::new`]; servers made from this one with
+    /// [`SplunkTools::with_caller`] keep it.
+    pub fn with_observer(mut self, observer: Arc<dyn CallObserver>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// The same server bound to `caller`, e.g. for an HTTP session opened with that token.
@@ -84,7 +98,40 @@ impl SplunkTools {
         Self {
             shared: Arc::clone(&self.shared),
             caller,
+            observer: self.observer.clone(),
+            filter_tools_list: self.filter_tools_list,
         }
+    }
+
+    /// Whether `tools/list` shows an authenticated caller only the tools its scopes and groups
+    /// allow (`true`, the default) or every tool (`false`; calls are checked either way). A
+    /// request without a caller (stdio) always lists every tool. A builder step, like
+    /// [`SplunkTools::with_observer`].
+    pub fn with_tools_list_filter(mut self, on: bool) -> Self {
+        self.filter_tools_list = on;
+        self
+    }
+
+    /// The tools to list for a request with these extensions: all of them, or with the filter
+    /// on and a caller known, those the registry allows the caller.
+    fn listed_tools(&self, extensions: &Extensions) -> (Vec<Tool>, bool) {
+        let all = Self::router().list_all();
+        if !self.filter_tools_list {
+            return (all, false);
+        }
+        let Some(caller) = caller_in(extensions).or_else(|| self.caller.clone()) else {
+            return (all, false);
+        };
+        let allowed = all
+            .into_iter()
+            .filter(|tool| {
+                self.shared
+                    .registry
+                    .evaluate(&tool.name, &caller)
+                    .is_allowed()
+            })
+            .collect();
+        (allowed, true)
     }
 
     /// The scope registry the tools check calls against.
@@ -118,6 +165,8 @@ impl SplunkTools {
             digest: args_digest(&args),
             spl: None,
             sid: None,
+            splunk_user: OnceLock::new(),
+            observer: self.observer.clone(),
         }
     }
 
@@ -143,11 +192,15 @@ impl SplunkTools {
     /// Authorizes the call and resolves the Splunk client for its caller.
     async fn client(&self, call: &Call) -> Result<Client, ToolError> {
         self.authorize(call)?;
-        Ok(self
+        let resolved = self
             .shared
             .credentials
-            .client_for(call.caller.as_ref())
-            .await?)
+            .resolve(call.caller.as_ref())
+            .await?;
+        if let Some(user) = resolved.splunk_user {
+            let _ = call.splunk_user.set(user);
+        }
+        Ok(resolved.client)
     }
 
     fn time_range(
@@ -187,6 +240,9 @@ struct Call {
     digest: String,
     spl: Option<String>,
     sid: Option<String>,
+    /// Set by the first credential resolution (interior, as tools hold `&Call` meanwhile).
+    splunk_user: OnceLock<String>,
+    observer: Option<Arc<dyn CallObserver>>,
 }
 
 impl Call {
@@ -207,7 +263,7 @@ impl Call {
         if let Err(e) = &result {
             tracing::debug!(tool = self.tool, error = ?e, "tool call failed");
         }
-        AuditEvent {
+        let event = AuditEvent {
             time: self.time,
             subject: self.caller.as_ref().map(|c| c.subject().to_owned()),
             client_id: self
@@ -220,8 +276,12 @@ impl Call {
             outcome,
             duration: self.started.elapsed(),
             sid: self.sid,
+            splunk_user: self.splunk_user.into_inner(),
+        };
+        event.emit();
+        if let Some(observer) = &self.observer {
+            observer.on_call(&event);
         }
-        .emit();
         Ok(result.unwrap_or_else(|e| e.to_tool_result()))
     }
 }
@@ -732,8 +792,31 @@ fn index_json(index: &splunk_client::Index) -> Value {
     })
 }
 
+// `#[tool_handler]` writes `call_tool` and `get_tool`; it leaves out `list_tools`, written
+// here, because the list depends on the caller.
 #[tool_handler(router = Self::router())]
 impl ServerHandler for SplunkTools {
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, ErrorData> {
+        let (tools, per_caller) = self.listed_tools(&context.extensions);
+        // Cache hints exist from protocol 2026-07-28 on; a list cut to the caller may only be
+        // cached by that caller's client.
+        let hints = context
+            .protocol_version()
+            .is_some_and(|version| version >= ProtocolVersion::V_2026_07_28);
+        let mut result = ListToolsResult::with_all_items(tools);
+        result.ttl_ms = hints.then_some(0);
+        result.cache_scope = hints.then_some(if per_caller {
+            CacheScope::Private
+        } else {
+            CacheScope::Public
+        });
+        Ok(result)
+    }
+
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(Implementation::new("splunk-mcp", env!("CARGO_PKG_VERSION")))
@@ -764,6 +847,35 @@ mod tests {
         let mut via_http = Extensions::new();
         via_http.insert(parts);
         assert_eq!(caller_in(&via_http).unwrap().subject(), "over-http");
+    }
+
+    #[test]
+    fn tools_list_follows_the_caller_in_the_request() {
+        let source = Arc::new(crate::ServiceCredentials::new(
+            Client::new(
+                &splunk_client::ClientConfig::new("http://127.0.0.1:9"),
+                splunk_client::Credentials::bearer("unused"),
+            )
+            .unwrap(),
+        ));
+        let server = SplunkTools::new(ToolsConfig::default(), source, ToolRegistry::default());
+        let all = SplunkTools::tools().len();
+        assert_eq!(
+            server.listed_tools(&Extensions::new()),
+            (SplunkTools::tools(), false)
+        );
+
+        // `context` carries no scope: only scope-free tools remain.
+        let (mut parts, ()) = http::Request::new(()).into_parts();
+        parts.extensions.insert(context("nobody"));
+        let mut via_http = Extensions::new();
+        via_http.insert(parts);
+        let (tools, per_caller) = server.listed_tools(&via_http);
+        assert!(per_caller);
+        let names: Vec<&str> = tools.iter().map(|t| t.name.as_ref()).collect();
+        assert_eq!(names, ["splunk_whoami"]);
+        let (tools, per_caller) = server.with_tools_list_filter(false).listed_tools(&via_http);
+        assert_eq!((tools.len(), per_caller), (all, false));
     }
 
     #[test]

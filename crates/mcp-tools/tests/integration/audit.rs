@@ -100,3 +100,57 @@ async fn every_call_is_audited_without_the_token() {
     let all = String::from_utf8(captured().lock().unwrap().clone()).unwrap();
     assert!(!all.contains(secret), "a token reached the audit log");
 }
+
+/// Remembers every event it is told of.
+#[derive(Debug, Default)]
+struct Recorder(Mutex<Vec<mcp_tools::AuditEvent>>);
+
+impl mcp_tools::CallObserver for Recorder {
+    fn on_call(&self, event: &mcp_tools::AuditEvent) {
+        self.0.lock().unwrap().push(event.clone());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_observer_sees_every_call_event() {
+    let world = World::start().await;
+    let recorder = Arc::new(Recorder::default());
+    let server = world
+        .service_server(ToolsConfig::default())
+        .with_observer(recorder.clone())
+        .with_caller(Some(caller("observed", "splunk:search", "t")));
+    let client = connect(server).await;
+    call(
+        &client,
+        "splunk_search",
+        json!({"spl": "| makeresults count=2"}),
+    )
+    .await;
+    call(
+        &client,
+        "splunk_search",
+        json!({"spl": "index=web | delete"}),
+    )
+    .await;
+    call(&client, "splunk_list_users", json!({})).await;
+
+    let events = recorder.0.lock().unwrap().clone();
+    let seen: Vec<(&str, mcp_tools::Outcome)> = events
+        .iter()
+        .map(|e| (e.tool.as_str(), e.outcome))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("splunk_search", mcp_tools::Outcome::Ok),
+            ("splunk_search", mcp_tools::Outcome::Refused),
+            ("splunk_list_users", mcp_tools::Outcome::Denied),
+        ]
+    );
+    assert!(
+        events
+            .iter()
+            .all(|e| e.subject.as_deref() == Some("observed"))
+    );
+    assert!(events[0].sid.is_some());
+}

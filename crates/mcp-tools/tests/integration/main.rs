@@ -2,5 +2,6 @@
 //! in-process duplex transport, and the tools call the Splunk emulator over real HTTP.
 
 mod audit;
+mod mirror;
 mod support;
 mod tools;

@@ -518,3 +518,69 @@ async fn a_search_past_the_timeout_is_cancelled_and_says_so() {
             .any(|(k, v)| k == "action" && v == "cancel")
     );
 }
+
+/// The sorted names `tools/list` shows through `server`.
+async fn listed_names(server: SplunkTools) -> Vec<String> {
+    let client = connect(server).await;
+    let mut names: Vec<String> = client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.to_string())
+        .collect();
+    names.sort_unstable();
+    client.cancel().await.unwrap();
+    names
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tools_list_shows_each_caller_only_its_tools() {
+    let world = World::start().await;
+    let server = world.service_server(ToolsConfig::default());
+    let searcher = caller("searcher", "splunk:search", "t1");
+    let operator = caller("operator", "splunk:read splunk:admin", "t2");
+
+    let searcher_tools = listed_names(server.with_caller(Some(searcher.clone()))).await;
+    assert_eq!(
+        searcher_tools,
+        [
+            "splunk_run_saved_search",
+            "splunk_search",
+            "splunk_search_cancel",
+            "splunk_search_results",
+            "splunk_search_start",
+            "splunk_search_status",
+            "splunk_whoami",
+        ]
+    );
+    let operator_tools = listed_names(server.with_caller(Some(operator))).await;
+    assert!(operator_tools.contains(&"splunk_list_users".to_owned()));
+    assert!(operator_tools.contains(&"splunk_list_indexes".to_owned()));
+    assert!(
+        !operator_tools
+            .iter()
+            .any(|n| n.starts_with("splunk_search"))
+    );
+    // Every tool is listed to exactly the callers allowed to call it.
+    let expected: Vec<&str> = server
+        .registry()
+        .allowed_tools(&caller("operator", "splunk:read splunk:admin", "t2"))
+        .collect();
+    assert_eq!(operator_tools.len(), expected.len());
+
+    // No caller (stdio), or the filter off: every tool.
+    let all = SplunkTools::tools().len();
+    assert_eq!(listed_names(server.clone()).await.len(), all);
+    let unfiltered = world
+        .service_server(ToolsConfig::default())
+        .with_tools_list_filter(false)
+        .with_caller(Some(searcher.clone()));
+    assert_eq!(listed_names(unfiltered.clone()).await.len(), all);
+
+    // A listed-or-not tool is still checked when called.
+    let client = connect(unfiltered).await;
+    let denied = call(&client, "splunk_list_users", json!({})).await;
+    assert_eq!(denied.is_error, Some(true));
+    client.cancel().await.unwrap();
+}

@@ -8,6 +8,7 @@ mod auth;
 mod catalog;
 mod export;
 mod mirror;
+mod observe;
 mod reliability;
 mod search;
 mod support;

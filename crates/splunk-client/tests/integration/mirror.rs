@@ -18,6 +18,8 @@ over_http_and_https!(
     hostile_usernames_are_refused_before_any_request,
     concurrent_first_calls_create_and_mint_once,
     cleanup_deletes_expired_mirror_tokens,
+    a_refused_mirror_token_is_replaced_once,
+    missing_capabilities_are_reported,
 );
 
 fn provisioner(world: &World, config: MirrorConfig) -> Provisioner {
@@ -342,4 +344,80 @@ async fn cleanup_deletes_expired_mirror_tokens(world: World) {
     // Past the refresh margin the cache is bypassed and a new token minted.
     let renewed = short.token_for("alice").await.unwrap();
     assert_ne!(renewed.token_id, expiring.token_id);
+}
+
+async fn a_refused_mirror_token_is_replaced_once(world: World) {
+    let mirror = Arc::new(provisioner(&world, baseline()));
+    let provisioner = &mirror;
+    let first = provisioner.token_for("alice").await.unwrap();
+    let alice = world.client(provisioner.credentials_for("alice").unwrap());
+    assert_eq!(alice.current_context().await.unwrap().username, "mcp.alice");
+
+    // The token is revoked behind our back: the next requests (concurrent) see 401, and one
+    // new token is minted for all of them.
+    world
+        .admin()
+        .delete_token("mcp.alice", &first.token_id)
+        .await
+        .unwrap();
+    world.emulator.clear_request_log();
+    let calls = (0..5).map(|_| alice.current_context());
+    for context in futures::future::join_all(calls).await {
+        assert_eq!(context.unwrap().username, "mcp.alice");
+    }
+    assert_eq!(
+        world
+            .requests("POST", "/services/authorization/tokens")
+            .len(),
+        1
+    );
+    assert!(user_writes(&world).is_empty(), "the mirror user was fine");
+    // Calls that started after the replacement use the new token directly.
+    let refused = world.requests("GET", "/services/authentication/current-context");
+    let refusals = refused.iter().filter(|r| r.status == 401).count();
+    assert!((1..=5).contains(&refusals), "{refusals} refusals");
+    assert_eq!(refused.len(), 5 + refusals, "each refusal is retried once");
+    let second = provisioner.token_for("alice").await.unwrap();
+    assert_ne!(second.token_id, first.token_id);
+
+    // Mirror user deleted: re-minting recreates it.
+    world.admin().delete_user("mcp.alice").await.unwrap();
+    world.emulator.clear_request_log();
+    assert_eq!(alice.current_context().await.unwrap().username, "mcp.alice");
+    assert_eq!(user_writes(&world).len(), 1);
+    assert_eq!(
+        world
+            .requests("POST", "/services/authorization/tokens")
+            .len(),
+        1
+    );
+}
+
+async fn missing_capabilities_are_reported(world: World) {
+    let wanted = ["edit_user", "edit_tokens_all"];
+    assert!(
+        world
+            .admin()
+            .missing_capabilities(&wanted)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let limited = world.admin();
+    limited
+        .create_user(&NewUser::new(
+            "helpdesk",
+            SecretString::from("helpdesk-password-123"),
+            vec!["user".into()],
+        ))
+        .await
+        .unwrap();
+    let helpdesk = world.client(splunk_client::Credentials::session(
+        "helpdesk",
+        "helpdesk-password-123",
+    ));
+    assert_eq!(
+        helpdesk.missing_capabilities(&wanted).await.unwrap(),
+        ["edit_user", "edit_tokens_all"]
+    );
 }
