@@ -1,6 +1,100 @@
-//! End-to-end tests of the test world, kept out of every library crate: the real OpenID
-//! provider under `tests/idp` (oidc-provider) issuing tokens that the Splunk emulator validates.
+//! The test world of splunk-mcp, as a library: the real OpenID provider under `tests/idp`
+//! (oidc-provider, a `node` child process), the OAuth steps a client takes against it (the
+//! authorization code flow with PKCE through its automated login, client credentials, refresh,
+//! introspection, revocation), and the REST calls that make a Splunk emulator trust it.
 //!
-//! The library is empty on purpose; the tests are the `e2e` integration test binary
-//! (`tests/e2e/main.rs`), which talks to both services over HTTP only. `cargo xtask test`
-//! installs the IdP's npm packages before running it.
+//! Used by this crate's own end-to-end tests (`tests/e2e/main.rs`), by the binary's integration
+//! tests (`bins/splunk-mcp/tests`) and by `cargo xtask`. Everything talks HTTP only; both
+//! services are black boxes.
+//!
+//! ```text
+//! let http = e2e_tests::http_client();
+//! let idp = e2e_tests::Idp::start(&["--extra-audience", "splunk"]).await;
+//! let tokens = idp.sign_in(&http, &SignIn::new("alice").for_resource(&mcp_url)).await;
+//! e2e_tests::trust_idp(&http, emulator.url(), "test-idp", &idp).await?;
+//! e2e_tests::map_test_groups(&http, emulator.url()).await?;
+//! ```
+//!
+//! Test helpers panic with a message that says what went wrong; the few calls `cargo xtask`
+//! makes outside tests ([`Idp::spawn`], [`trust_idp`], [`map_group`]) return [`WorldError`].
+
+mod browser;
+mod idp;
+mod splunk;
+
+pub use browser::{Browser, Visit, query_param};
+pub use idp::{
+    CONFIDENTIAL, Idp, IdpOptions, MCP_RESOURCE, OAuthClient, PUBLIC, Pkce, REDIRECT_URI, SignIn,
+    jwt_claims,
+};
+pub use splunk::{GROUP_ROLES, World, indexes_seen, map_group, map_test_groups, trust_idp};
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// What can go wrong when starting or configuring the test world outside a test.
+#[derive(Debug, thiserror::Error)]
+pub enum WorldError {
+    /// `tests/idp/node_modules` is missing.
+    #[error("{0} is missing: run `npm ci` in tests/idp (`cargo xtask test` does it)")]
+    IdpNotInstalled(PathBuf),
+    /// `node` could not be started.
+    #[error("cannot start `node` for the IdP ({0}); is Node.js 20.19+ installed and on PATH?")]
+    NodeMissing(#[source] std::io::Error),
+    /// The IdP's log file could not be created.
+    #[error("cannot create the IdP log file {path}: {source}")]
+    LogFile {
+        /// The log file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The IdP did not print its issuer in time, or exited first.
+    #[error("the IdP did not start ({reason}); see its log {}", log.display())]
+    IdpNotReady {
+        /// Timeout or early exit.
+        reason: &'static str,
+        /// The IdP's stderr.
+        log: PathBuf,
+    },
+    /// An HTTP request failed.
+    #[error("{what}: {source}")]
+    Http {
+        /// The request.
+        what: String,
+        /// Why.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// A service answered with an unexpected status.
+    #[error("{what}: HTTP {status}: {body}")]
+    Status {
+        /// The request.
+        what: String,
+        /// The status it got.
+        status: reqwest::StatusCode,
+        /// The body it got.
+        body: String,
+    },
+}
+
+/// The workspace root (this crate lives at `tests/e2e`).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("tests/e2e sits two levels below the workspace root")
+        .to_path_buf()
+}
+
+/// An HTTP client that follows no redirects (the sign-in steps are checked one by one), with a
+/// 30 s timeout. Installs ring as rustls' process-wide provider first (reqwest has none built in).
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("HTTP client")
+}

@@ -4,7 +4,7 @@
 use reqwest::{StatusCode, Url};
 use serde_json::json;
 
-use crate::support::{
+use e2e_tests::{
     Browser, CONFIDENTIAL, Idp, MCP_RESOURCE, PUBLIC, Pkce, REDIRECT_URI, SignIn, Visit,
     http_client, jwt_claims, query_param,
 };

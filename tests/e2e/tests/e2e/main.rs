@@ -5,4 +5,3 @@
 
 mod idp;
 mod splunk;
-mod support;

@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::support::{CONFIDENTIAL, Idp, MCP_RESOURCE, SignIn, World, jwt_claims};
+use e2e_tests::{CONFIDENTIAL, Idp, MCP_RESOURCE, SignIn, World, jwt_claims};
 
 #[tokio::test]
 async fn alice_and_bob_search_as_themselves_with_their_roles() {

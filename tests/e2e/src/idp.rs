@@ -1,0 +1,429 @@
+//! The real IdP (`node tests/idp/idp.mjs`) and the OAuth 2.1 steps a client takes against it.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use reqwest::{StatusCode, Url};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::browser::{Browser, Visit, query_param};
+use crate::{WorldError, workspace_root};
+
+/// The confidential client registered at the IdP (`client_secret_basic`).
+pub const CONFIDENTIAL: OAuthClient = OAuthClient {
+    id: "splunk-mcp",
+    secret: Some("splunk-mcp-secret"),
+};
+/// The public (PKCE-only) client registered at the IdP.
+pub const PUBLIC: OAuthClient = OAuthClient {
+    id: "test-public",
+    secret: None,
+};
+/// Where the IdP sends the browser back; nothing listens there, the sign-in reads the redirect.
+pub const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
+/// A default MCP resource URL that tokens are requested for (nothing needs to listen there).
+pub const MCP_RESOURCE: &str = "http://127.0.0.1:8000/mcp";
+
+/// An OAuth client of the IdP: an id, and a secret for confidential clients.
+#[derive(Clone, Copy, Debug)]
+pub struct OAuthClient {
+    /// The `client_id`.
+    pub id: &'static str,
+    /// The secret of a confidential client; `None` for a public one.
+    pub secret: Option<&'static str>,
+}
+
+impl OAuthClient {
+    /// Adds this client's authentication to a token, introspection or revocation request.
+    fn authenticate(
+        self,
+        request: reqwest::RequestBuilder,
+        form: &mut Vec<(&str, String)>,
+    ) -> reqwest::RequestBuilder {
+        match self.secret {
+            Some(secret) => request.basic_auth(self.id, Some(secret)),
+            None => {
+                form.push(("client_id", self.id.to_owned()));
+                request
+            }
+        }
+    }
+}
+
+/// How to start an [`Idp`].
+#[derive(Clone, Debug, Default)]
+pub struct IdpOptions {
+    /// Extra `idp.mjs` arguments, e.g. `--extra-audience splunk` or `--port 9000` (the last
+    /// `--port` wins; the default is `0`, a free port).
+    pub args: Vec<String>,
+    /// Where the IdP's stderr goes; default: a fresh file under the system temp directory.
+    pub log: Option<PathBuf>,
+}
+
+/// The real IdP: `node tests/idp/idp.mjs`, killed when dropped.
+#[derive(Debug)]
+pub struct Idp {
+    child: Child,
+    /// The issuer, e.g. `http://127.0.0.1:40123`.
+    pub issuer: String,
+    /// Where the IdP's stderr goes.
+    pub log: PathBuf,
+}
+
+impl Idp {
+    /// Starts an IdP on a free port with the given extra arguments (e.g. `--extra-audience`).
+    ///
+    /// # Panics
+    /// When it cannot start; the message says why (npm packages missing, no `node`, ...).
+    pub async fn start(extra_args: &[&str]) -> Self {
+        let options = IdpOptions {
+            args: extra_args.iter().map(|a| (*a).to_owned()).collect(),
+            log: None,
+        };
+        Self::spawn(options)
+            .await
+            .unwrap_or_else(|e| panic!("IdP: {e}"))
+    }
+
+    /// Starts an IdP and waits (up to 30 s) for its issuer on stdout.
+    pub async fn spawn(options: IdpOptions) -> Result<Self, WorldError> {
+        static STARTED: AtomicUsize = AtomicUsize::new(0);
+        let idp_dir = workspace_root().join("tests").join("idp");
+        if !idp_dir.join("node_modules").join("oidc-provider").is_dir() {
+            return Err(WorldError::IdpNotInstalled(idp_dir.join("node_modules")));
+        }
+        let log = options.log.unwrap_or_else(|| {
+            std::env::temp_dir().join(format!(
+                "splunk-mcp-idp-{}-{}.log",
+                std::process::id(),
+                STARTED.fetch_add(1, Ordering::Relaxed)
+            ))
+        });
+        let log_file = std::fs::File::create(&log).map_err(|source| WorldError::LogFile {
+            path: log.clone(),
+            source,
+        })?;
+        let mut child = Command::new("node")
+            .arg(idp_dir.join("idp.mjs"))
+            .args(["--port", "0"])
+            .args(&options.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log_file)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(WorldError::NodeMissing)?;
+        let stdout = child.stdout.take().expect("IdP stdout is piped");
+        let mut lines = BufReader::new(stdout).lines();
+        let first_url = async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(start) = line.find("http") {
+                    return Some(line[start..].trim().to_owned());
+                }
+            }
+            None
+        };
+        let issuer = match tokio::time::timeout(Duration::from_secs(30), first_url).await {
+            Ok(Some(issuer)) => issuer,
+            Ok(None) => {
+                return Err(WorldError::IdpNotReady {
+                    reason: "it exited first",
+                    log,
+                });
+            }
+            Err(_) => {
+                return Err(WorldError::IdpNotReady {
+                    reason: "no issuer within 30 s",
+                    log,
+                });
+            }
+        };
+        Ok(Self { child, issuer, log })
+    }
+
+    /// The IdP's discovery URL, `ISSUER/.well-known/openid-configuration`.
+    pub fn discovery_url(&self) -> String {
+        format!("{}/.well-known/openid-configuration", self.issuer)
+    }
+
+    /// Stops the IdP (SIGKILL) and waits for it.
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
+    }
+
+    /// The IdP's JWKS URL (from its discovery document).
+    pub async fn jwks_uri(&self, http: &reqwest::Client) -> String {
+        let discovery = self.discovery(http).await;
+        discovery["jwks_uri"]
+            .as_str()
+            .expect("jwks_uri in discovery")
+            .to_owned()
+    }
+
+    /// The OpenID discovery document.
+    pub async fn discovery(&self, http: &reqwest::Client) -> Value {
+        let response = http
+            .get(self.discovery_url())
+            .send()
+            .await
+            .expect("discovery request");
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.expect("discovery JSON")
+    }
+
+    /// Runs the authorization-code flow with PKCE S256 through the automated login: a plain GET
+    /// sequence with a cookie jar, from `/auth` to the redirect URI. Returns the code, or the
+    /// URL the IdP redirected to without one (an error response).
+    pub async fn authorize(
+        &self,
+        http: &reqwest::Client,
+        request: &SignIn<'_>,
+        pkce: &Pkce,
+    ) -> Result<String, Url> {
+        let state = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 16]>());
+        let start = Url::parse_with_params(
+            &format!("{}/auth", self.issuer),
+            &[
+                ("client_id", request.client.id),
+                ("response_type", "code"),
+                ("redirect_uri", REDIRECT_URI),
+                ("scope", request.scope),
+                ("resource", request.resource),
+                ("code_challenge", &pkce.challenge),
+                ("code_challenge_method", "S256"),
+                ("state", &state),
+                ("login_hint", request.user),
+                // offline_access is honoured only with prompt=consent (OpenID Connect Core §11).
+                ("prompt", "consent"),
+            ],
+        )
+        .expect("authorization URL");
+        let landing = match Browser::new(http).visit(start, REDIRECT_URI).await {
+            Visit::Redirected(landing) => landing,
+            Visit::Page { url, status, body } => panic!(
+                "sign-in stopped at {url} with {status}: {body} (IdP log: {})",
+                self.log.display()
+            ),
+        };
+        self.code_from(&landing, Some(&state)).ok_or(landing)
+    }
+
+    /// The code of an authorization response, after checking `iss` (RFC 9207) and `state`.
+    pub fn code_from(&self, landing: &Url, state: Option<&str>) -> Option<String> {
+        assert_eq!(
+            query_param(landing, "state").as_deref(),
+            state,
+            "state echoed"
+        );
+        assert_eq!(
+            query_param(landing, "iss").as_deref(),
+            Some(self.issuer.as_str()),
+            "RFC 9207 iss"
+        );
+        query_param(landing, "code")
+    }
+
+    /// Signs `request.user` in and exchanges the code: the token endpoint's JSON
+    /// (`access_token`, `refresh_token` when `offline_access` was asked for, `id_token`, ...).
+    pub async fn sign_in(&self, http: &reqwest::Client, request: &SignIn<'_>) -> Value {
+        let pkce = Pkce::new();
+        let code = self
+            .authorize(http, request, &pkce)
+            .await
+            .unwrap_or_else(|landing| panic!("no code for {}: {landing}", request.user));
+        let (status, body) = self
+            .token(
+                http,
+                request.client,
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", REDIRECT_URI),
+                    ("code_verifier", &pkce.verifier),
+                    ("resource", request.resource),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "code exchange: {body}");
+        body
+    }
+
+    /// [`Idp::sign_in`], returning only the access token.
+    pub async fn access_token(&self, http: &reqwest::Client, request: &SignIn<'_>) -> String {
+        let body = self.sign_in(http, request).await;
+        body["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no access_token: {body}"))
+            .to_owned()
+    }
+
+    /// A client-credentials grant for the confidential client: the token endpoint's JSON.
+    pub async fn client_credentials(
+        &self,
+        http: &reqwest::Client,
+        scope: &str,
+        resource: &str,
+    ) -> Value {
+        let (status, body) = self
+            .token(
+                http,
+                CONFIDENTIAL,
+                &[
+                    ("grant_type", "client_credentials"),
+                    ("scope", scope),
+                    ("resource", resource),
+                ],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "client credentials: {body}");
+        body
+    }
+
+    /// A refresh-token grant as `client`: the status and the token endpoint's JSON.
+    pub async fn refresh(
+        &self,
+        http: &reqwest::Client,
+        client: OAuthClient,
+        refresh_token: &str,
+        resource: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut params = vec![
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ];
+        if let Some(resource) = resource {
+            params.push(("resource", resource));
+        }
+        self.token(http, client, &params).await
+    }
+
+    /// A token endpoint request as `client`: the status and the JSON body (or the text as a
+    /// JSON string when it is not JSON).
+    pub async fn token(
+        &self,
+        http: &reqwest::Client,
+        client: OAuthClient,
+        params: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        self.client_post(http, client, "/token", params).await
+    }
+
+    /// RFC 7662 introspection as `client`.
+    pub async fn introspect(
+        &self,
+        http: &reqwest::Client,
+        client: OAuthClient,
+        token: &str,
+    ) -> Value {
+        let (status, body) = self
+            .client_post(http, client, "/token/introspection", &[("token", token)])
+            .await;
+        assert_eq!(status, StatusCode::OK, "introspection: {body}");
+        body
+    }
+
+    /// RFC 7009 revocation as `client`.
+    pub async fn revoke(&self, http: &reqwest::Client, client: OAuthClient, token: &str) {
+        let (status, body) = self
+            .client_post(http, client, "/token/revocation", &[("token", token)])
+            .await;
+        assert_eq!(status, StatusCode::OK, "revocation: {body}");
+    }
+
+    async fn client_post(
+        &self,
+        http: &reqwest::Client,
+        client: OAuthClient,
+        path: &str,
+        params: &[(&str, &str)],
+    ) -> (StatusCode, Value) {
+        let mut form: Vec<(&str, String)> =
+            params.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+        let request = client.authenticate(http.post(format!("{}{path}", self.issuer)), &mut form);
+        let response = request.form(&form).send().await.expect("IdP request");
+        let status = response.status();
+        let text = response.text().await.expect("IdP body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, body)
+    }
+}
+
+/// What a sign-in asks for.
+#[derive(Clone, Copy, Debug)]
+pub struct SignIn<'a> {
+    /// The OAuth client signing in.
+    pub client: OAuthClient,
+    /// The test user (`login_hint`): `alice`, `bob` or `carol`.
+    pub user: &'a str,
+    /// The space-separated scopes asked for.
+    pub scope: &'a str,
+    /// The resource indicator (RFC 8707) the access token is for.
+    pub resource: &'a str,
+}
+
+impl<'a> SignIn<'a> {
+    /// Every scope a test user may ask for, but `splunk:admin`.
+    pub const ALL_SCOPES: &'static str =
+        "openid profile email offline_access splunk:read splunk:search";
+
+    /// `user` signs in with the public client for [`MCP_RESOURCE`], with [`Self::ALL_SCOPES`].
+    pub fn new(user: &'a str) -> Self {
+        Self {
+            client: PUBLIC,
+            user,
+            scope: Self::ALL_SCOPES,
+            resource: MCP_RESOURCE,
+        }
+    }
+
+    /// The same sign-in for another resource (e.g. a running server's `http://.../mcp`).
+    pub fn for_resource(self, resource: &'a str) -> Self {
+        Self { resource, ..self }
+    }
+
+    /// The same sign-in asking for other scopes.
+    pub fn with_scope(self, scope: &'a str) -> Self {
+        Self { scope, ..self }
+    }
+
+    /// The same sign-in through another client.
+    pub fn with_client(self, client: OAuthClient) -> Self {
+        Self { client, ..self }
+    }
+}
+
+/// A PKCE verifier and its S256 challenge (RFC 7636).
+#[derive(Clone, Debug)]
+pub struct Pkce {
+    /// The code verifier, sent at the token request.
+    pub verifier: String,
+    /// Its S256 challenge, sent at the authorization request.
+    pub challenge: String,
+}
+
+impl Pkce {
+    /// A fresh random verifier.
+    #[allow(clippy::new_without_default)] // Random each time: `Default` would mislead.
+    pub fn new() -> Self {
+        let verifier = URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
+        let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+        Self {
+            verifier,
+            challenge,
+        }
+    }
+}
+
+/// The claims of a JWT, unverified (the services under test do the verifying).
+pub fn jwt_claims(jwt: &str) -> Value {
+    let payload = jwt.split('.').nth(1).expect("a JWT has a payload");
+    let bytes = URL_SAFE_NO_PAD.decode(payload).expect("base64url payload");
+    serde_json::from_slice(&bytes).expect("JSON payload")
+}
