@@ -1,4 +1,5 @@
-//! The npm packages of the test world (the IdP under `tests/idp`), installed from their lock file.
+//! The npm packages of the test world, installed from their lock files: the IdP under
+//! `tests/idp`, and the official MCP clients and conformance suite under `tests/clients`.
 
 use std::path::Path;
 use std::time::SystemTime;
@@ -9,7 +10,7 @@ use tokio::process::Command;
 use crate::process::workspace_root;
 
 /// Directories whose `node_modules` must match their committed `package-lock.json`.
-const NPM_PROJECTS: &[&str] = &["tests/idp"];
+const NPM_PROJECTS: &[&str] = &["tests/idp", "tests/clients"];
 
 /// Runs `npm ci` in every npm project whose `node_modules` is missing or older than its lock
 /// file, so tests never run against stale or hand-installed packages.
@@ -61,7 +62,7 @@ async fn require_tool(tool: &str) -> anyhow::Result<()> {
         .is_ok_and(|out| out.status.success());
     if !found {
         bail!(
-            "`{tool}` was not found: the test IdP needs Node.js 20.19+ with npm \
+            "`{tool}` was not found: the test IdP and MCP clients need Node.js 20.19+ with npm \
              (e.g. `apt-get install nodejs npm`, or https://nodejs.org)"
         );
     }

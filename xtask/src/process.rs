@@ -26,9 +26,28 @@ pub(crate) fn log_dir() -> anyhow::Result<PathBuf> {
 /// Runs `cargo <args>` in the workspace root, failing with the step's name if it fails.
 pub(crate) async fn cargo(step: &str, args: &[&str]) -> anyhow::Result<()> {
     eprintln!("xtask: {step}: cargo {}", args.join(" "));
-    let status = Command::new(env!("CARGO"))
-        .args(args)
-        .current_dir(workspace_root())
+    let mut command = Command::new(env!("CARGO"));
+    command.args(args).current_dir(workspace_root());
+    // `cargo run` gives xtask the variables of its own package (CARGO_PKG_NAME=xtask, ...).
+    // Build scripts such as ring's declare `rerun-if-env-changed` on those names, so passing
+    // them on would make every inner cargo rebuild ring and all above it, and the next plain
+    // `cargo build` rebuild it again.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_MANIFEST_")
+            || [
+                "CARGO_CRATE_NAME",
+                "CARGO_BIN_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+                "OUT_DIR",
+            ]
+            .contains(&name.as_ref())
+        {
+            command.env_remove(name.as_ref());
+        }
+    }
+    let status = command
         .status()
         .await
         .with_context(|| format!("starting cargo for {step}"))?;
@@ -47,25 +66,36 @@ pub(crate) struct Service {
 }
 
 impl Service {
-    /// Starts `program` and waits until it prints a line containing `://`, which it must do
-    /// once it listens; that line (trimmed) is the service's URL. Stderr goes to a log file.
+    /// Starts `program` and waits until it prints a line containing `http`, which it must do
+    /// once it listens; that line's URL is the service's URL. Stderr goes to a log file.
     pub(crate) async fn start(name: &str, program: &Path, args: &[&str]) -> anyhow::Result<Self> {
+        let mut command = Command::new(program);
+        command.args(args);
+        Self::start_command(name, command).await
+    }
+
+    /// Like [`Service::start`] for a prepared command (environment, working directory).
+    pub(crate) async fn start_command(name: &str, mut command: Command) -> anyhow::Result<Self> {
         let log_path = log_dir()?.join(format!("{name}.log"));
         let log = std::fs::File::create(&log_path)?;
-        let mut child = Command::new(program)
-            .args(args)
+        let program = command
+            .as_std()
+            .get_program()
+            .to_string_lossy()
+            .into_owned();
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .kill_on_drop(true)
             .spawn()
-            .with_context(|| format!("starting {name} ({})", program.display()))?;
+            .with_context(|| format!("starting {name} ({program})"))?;
         let stdout = child.stdout.take().context("service stdout")?;
         let mut lines = BufReader::new(stdout).lines();
         let wait_for_url = async {
             while let Some(line) = lines.next_line().await? {
-                if let Some(start) = line.find("http") {
-                    return Ok::<_, anyhow::Error>(line[start..].trim().to_owned());
+                if let Some(url) = url_in(&line) {
+                    return Ok::<_, anyhow::Error>(url);
                 }
             }
             bail!(
@@ -102,10 +132,55 @@ impl Service {
     }
 }
 
+/// The first `http://` or `https://` URL in a line, up to whitespace or a terminal escape
+/// (a service may log to stdout, with colours, before it prints its URL).
+fn url_in(line: &str) -> Option<String> {
+    let start = line.find("http://").or_else(|| line.find("https://"))?;
+    let url: String = line[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && !c.is_control())
+        .collect();
+    Some(url)
+}
+
 /// The path of a binary built by cargo in the given profile directory (`debug` or `release`).
 pub(crate) fn built_binary(profile_dir: &str, name: &str) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"));
     target.join(profile_dir).join(name)
+}
+
+/// A command for a service of the test world that ignores the developer's own `MCP_*`,
+/// `SPLUNK_*` and `IDP_*` settings, so only what xtask passes configures it.
+pub(crate) fn isolated_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut command = Command::new(program);
+    for (name, _) in std::env::vars_os() {
+        let text = name.to_string_lossy();
+        if ["MCP_", "SPLUNK_", "IDP_"]
+            .iter()
+            .any(|prefix| text.starts_with(prefix))
+        {
+            command.env_remove(&name);
+        }
+    }
+    command
+}
+
+#[cfg(test)]
+mod tests {
+    use super::url_in;
+
+    #[test]
+    fn the_url_is_cut_out_of_a_ready_line() {
+        assert_eq!(
+            url_in("splunk-mcp: MCP endpoint http://127.0.0.1:4000/mcp").as_deref(),
+            Some("http://127.0.0.1:4000/mcp")
+        );
+        assert_eq!(
+            url_in("listening \x1b[3murl\x1b[0m=https://127.0.0.1:8089\x1b[0m more").as_deref(),
+            Some("https://127.0.0.1:8089")
+        );
+        assert_eq!(url_in("no address here"), None);
+    }
 }

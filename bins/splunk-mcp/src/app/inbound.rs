@@ -1,0 +1,292 @@
+//! Boundary 1: the token verifier, metadata and challenge for the configured auth mode.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use auth_core::{
+    AuthContext, AuthError, CachingVerifier, ChallengeConfig, ClaimsConfig, DiscoveryDocument,
+    HttpClient, HttpClientConfig, IntrospectionConfig, IntrospectionVerifier, JwksCache,
+    JwksCacheConfig, JwtVerifier, Policy, ProtectedResourceMetadata, ScopeSet, StaticVerifier,
+    TokenVerifier, VerifyFuture,
+};
+use mcp_tools::registry::{SCOPE_ADMIN, SCOPE_READ, SCOPE_SEARCH};
+
+use crate::config::{AuthMode, CredentialsMode, Settings};
+
+/// Verified tokens are remembered this long at most (a revoked JWT stays usable until then).
+const VERIFIED_CACHE_TTL: Duration = Duration::from_secs(60);
+/// Distinct tokens remembered.
+const VERIFIED_CACHE_CAPACITY: usize = 10_000;
+
+/// What the HTTP transport needs to authenticate callers.
+pub(crate) struct Inbound {
+    /// Verifies bearer tokens.
+    pub(crate) verifier: Arc<dyn TokenVerifier>,
+    /// The issuer named as authorization server in the metadata.
+    pub(crate) issuer: String,
+    /// The IdP's JWKS cache (jwt mode), for metrics and readiness.
+    pub(crate) jwks: Option<Arc<JwksCache>>,
+    /// A URL whose answer proves the IdP is up (for `/readyz`).
+    pub(crate) idp_probe_url: Option<String>,
+}
+
+/// The HTTP client used toward the IdP. Plain http is allowed only to loopback (the test IdP
+/// and local development), which auth-core enforces.
+pub(crate) fn idp_http_client() -> anyhow::Result<HttpClient> {
+    HttpClient::new(HttpClientConfig::default()).context("cannot build the HTTP client for the IdP")
+}
+
+/// Builds the verifier for `settings.auth.mode`; `None` for mode `none`.
+pub(crate) async fn build(settings: &Settings) -> anyhow::Result<Option<Inbound>> {
+    let auth = &settings.auth;
+    let claims = ClaimsConfig::with_groups_claim(auth.groups_claim.clone());
+    let inbound = match auth.mode {
+        AuthMode::None => return Ok(None),
+        AuthMode::Proxy => bail!(
+            "MCP_AUTH_MODE=proxy (splunk-mcp as its own authorization server) is not available \
+             in this version; use MCP_AUTH_MODE=jwt with your IdP's tokens"
+        ),
+        AuthMode::Jwt => {
+            let http = idp_http_client()?;
+            let (issuer, jwks_uri, probe) = match &auth.oidc_config_url {
+                Some(url) => {
+                    let doc = discover(&http, url, auth.issuer_url.as_deref()).await?;
+                    let jwks = doc
+                        .jwks_uri
+                        .clone()
+                        .or_else(|| auth.jwks_uri.clone())
+                        .context(
+                            "the IdP's discovery document has no jwks_uri; set IDP_JWKS_URI",
+                        )?;
+                    (doc.issuer, jwks, url.clone())
+                }
+                None => {
+                    let issuer = auth
+                        .issuer_url
+                        .clone()
+                        .context("IDP_ISSUER_URL is not set")?;
+                    let jwks = auth.jwks_uri.clone().context("IDP_JWKS_URI is not set")?;
+                    (issuer, jwks.clone(), jwks)
+                }
+            };
+            let cache = Arc::new(
+                JwksCache::new(&jwks_uri, Arc::new(http), JwksCacheConfig::default())
+                    .with_context(|| format!("IdP key set URL {jwks_uri}"))?,
+            );
+            let verifier = JwtVerifier::builder()
+                .issuer(issuer.clone())
+                .audience(auth.audience.clone())
+                .claims_config(claims)
+                .jwks(Arc::clone(&cache))
+                .build()
+                .context("cannot build the JWT verifier")?;
+            Inbound {
+                verifier: cached(Arc::new(verifier)),
+                issuer,
+                jwks: Some(cache),
+                idp_probe_url: Some(probe),
+            }
+        }
+        AuthMode::Introspect => {
+            let http = idp_http_client()?;
+            let mut issuer = auth.issuer_url.clone();
+            let mut endpoint = auth.introspection_url.clone();
+            if let Some(url) = &auth.oidc_config_url {
+                let doc = discover(&http, url, auth.issuer_url.as_deref()).await?;
+                endpoint = endpoint.or(doc.introspection_endpoint);
+                issuer = Some(doc.issuer);
+            }
+            let endpoint = endpoint.context(
+                "no introspection endpoint: set IDP_INTROSPECTION_URL or IDP_OIDC_CONFIG_URL",
+            )?;
+            let client_id = auth
+                .client_id
+                .clone()
+                .context("MCP_OAUTH_CLIENT_ID is not set")?;
+            let secret = auth
+                .client_secret
+                .clone()
+                .context("MCP_OAUTH_CLIENT_SECRET is not set")?;
+            let mut config = IntrospectionConfig::new(
+                endpoint.clone(),
+                client_id,
+                secret,
+                auth.audience.clone(),
+            );
+            config.claims = claims;
+            if let Some(issuer) = &issuer {
+                config.issuers = vec![issuer.clone()];
+            }
+            let verifier = IntrospectionVerifier::new(http, config)
+                .context("cannot build the introspection verifier")?
+                .cached(VERIFIED_CACHE_CAPACITY, VERIFIED_CACHE_TTL);
+            Inbound {
+                verifier: Arc::new(verifier),
+                issuer: issuer.unwrap_or_else(|| origin_of(&endpoint)),
+                jwks: None,
+                idp_probe_url: Some(auth.oidc_config_url.clone().unwrap_or(endpoint)),
+            }
+        }
+        AuthMode::Static => {
+            let path = auth
+                .static_tokens_file
+                .as_ref()
+                .context("MCP_STATIC_TOKENS_FILE is not set")?;
+            let verifier = static_verifier(path, claims)?;
+            Inbound {
+                verifier: Arc::new(verifier),
+                issuer: settings.server.base_url.clone(),
+                jwks: None,
+                idp_probe_url: None,
+            }
+        }
+    };
+    Ok(Some(passthrough_guard(settings, inbound)))
+}
+
+/// The IdP's discovery document at `url` (`IDP_OIDC_CONFIG_URL`), its issuer checked.
+async fn discover(
+    http: &HttpClient,
+    url: &str,
+    expected_issuer: Option<&str>,
+) -> anyhow::Result<DiscoveryDocument> {
+    DiscoveryDocument::fetch(http, url, expected_issuer)
+        .await
+        .with_context(|| {
+            format!("IDP_OIDC_CONFIG_URL: cannot use the IdP's discovery document {url}")
+        })
+}
+
+/// Wraps the verifier so that, in passthrough mode, only tokens whose audience also names
+/// Splunk are accepted: forwarding a token issued for this server alone is what the MCP spec
+/// forbids. `MCP_PASSTHROUGH_AUDIENCE_ACK=true` skips the check (the operator vouches that
+/// Splunk accepts this server's audience).
+fn passthrough_guard(settings: &Settings, inbound: Inbound) -> Inbound {
+    if settings.splunk.credentials != CredentialsMode::Passthrough
+        || settings.auth.passthrough_audience_ack
+    {
+        return inbound;
+    }
+    Inbound {
+        verifier: Arc::new(RequireAudience {
+            inner: inbound.verifier,
+            audience: settings.auth.splunk_audience.clone(),
+        }),
+        ..inbound
+    }
+}
+
+/// Accepts only tokens whose `aud` contains `audience` (besides what `inner` checks).
+struct RequireAudience {
+    inner: Arc<dyn TokenVerifier>,
+    audience: String,
+}
+
+impl TokenVerifier for RequireAudience {
+    fn verify<'a>(&'a self, token: &'a str) -> VerifyFuture<'a> {
+        Box::pin(async move {
+            let ctx: AuthContext = self.inner.verify(token).await?;
+            if ctx.claims().audience.iter().any(|a| a == &self.audience) {
+                Ok(ctx)
+            } else {
+                Err(AuthError::InvalidAudience(format!(
+                    "this server forwards tokens to Splunk, so they must also be issued for \
+                     audience {:?}",
+                    self.audience
+                )))
+            }
+        })
+    }
+}
+
+fn cached(verifier: Arc<dyn TokenVerifier>) -> Arc<dyn TokenVerifier> {
+    Arc::new(CachingVerifier::new(
+        verifier,
+        VERIFIED_CACHE_CAPACITY,
+        VERIFIED_CACHE_TTL,
+    ))
+}
+
+/// `scheme://host[:port]` of a URL, as a stand-in issuer when none is known.
+fn origin_of(url: &str) -> String {
+    reqwest::Url::parse(url)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|_| url.to_owned())
+}
+
+/// Reads the static tokens file: `[tokens."<token>"]` tables of claims (`sub` required).
+fn static_verifier(path: &std::path::Path, claims: ClaimsConfig) -> anyhow::Result<StaticVerifier> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct File {
+        tokens: std::collections::BTreeMap<String, serde_json::Value>,
+    }
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("MCP_STATIC_TOKENS_FILE: cannot read {}", path.display()))?;
+    let file: File = toml::from_str(&text)
+        .with_context(|| format!("MCP_STATIC_TOKENS_FILE: {} is not valid", path.display()))?;
+    let mut builder = StaticVerifier::builder()
+        .allow_insecure_static(true)
+        .claims_config(claims);
+    for (token, claims) in file.tokens {
+        builder = builder.token(token, claims);
+    }
+    builder
+        .build()
+        .with_context(|| format!("MCP_STATIC_TOKENS_FILE: {}", path.display()))
+}
+
+/// The scopes this server knows, as advertised in metadata and challenges.
+pub(crate) fn supported_scopes(settings: &Settings) -> ScopeSet {
+    let mut scopes =
+        ScopeSet::try_from_iter([SCOPE_READ, SCOPE_SEARCH, SCOPE_ADMIN]).unwrap_or_default();
+    for scope in &settings.auth.required_scopes {
+        let _ = scopes.insert(scope.clone());
+    }
+    scopes
+}
+
+/// RFC 9728 metadata for `<base>/mcp`, naming `issuer` as the authorization server.
+pub(crate) fn metadata(settings: &Settings, issuer: &str) -> ProtectedResourceMetadata {
+    ProtectedResourceMetadata::new(format!("{}/mcp", settings.server.base_url), [issuer])
+        .with_scopes(supported_scopes(settings).iter().map(str::to_owned))
+        .with_name("splunk-mcp")
+}
+
+/// Challenge settings: where the metadata is, which scopes to ask for.
+pub(crate) fn challenge(settings: &Settings) -> ChallengeConfig {
+    ChallengeConfig::new(
+        format!(
+            "{}/.well-known/oauth-protected-resource/mcp",
+            settings.server.base_url
+        ),
+        supported_scopes(settings),
+    )
+}
+
+/// The policy every request must pass: `MCP_AUTH_REQUIRED_SCOPES` and
+/// `MCP_AUTH_REQUIRED_GROUPS` (any one of the groups).
+pub(crate) fn required_policy(settings: &Settings) -> anyhow::Result<Option<Policy>> {
+    let auth = &settings.auth;
+    let mut parts = Vec::new();
+    if !auth.required_scopes.is_empty() {
+        let scopes = ScopeSet::try_from_iter(auth.required_scopes.iter().map(String::as_str))
+            .map_err(|e| anyhow::anyhow!("MCP_AUTH_REQUIRED_SCOPES: {e}"))?;
+        parts.push(Policy::RequireScopes(scopes));
+    }
+    if !auth.required_groups.is_empty() {
+        parts.push(Policy::Or(
+            auth.required_groups
+                .iter()
+                .cloned()
+                .map(Policy::RequireGroup)
+                .collect(),
+        ));
+    }
+    Ok(match parts.len() {
+        0 => None,
+        1 => parts.pop(),
+        _ => Some(Policy::And(parts)),
+    })
+}

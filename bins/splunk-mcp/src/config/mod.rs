@@ -1,0 +1,260 @@
+//! The server's configuration: defaults, then a TOML file, then the environment, then flags
+//! (each later source wins), resolved into one validated [`Settings`].
+//!
+//! Every setting has a TOML key, an environment variable and, for the ones people change per
+//! run, a flag; docs/configuration.md lists them all. The seed project's variable names
+//! (`SPLUNK_AUTH_MODE`, `MCP_AUTH_DISABLED`, ...) are accepted and mapped to the new ones.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use mcp_tools::ToolsConfig;
+use secrecy::SecretString;
+
+mod render;
+mod resolve;
+mod source;
+#[cfg(test)]
+mod tests;
+mod validate;
+
+/// The whole validated configuration.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Settings {
+    /// Transport, listener and logging.
+    pub server: ServerSettings,
+    /// Boundary 1: how MCP clients authenticate.
+    pub auth: AuthSettings,
+    /// Boundary 2: where Splunk is and which credential it sees.
+    pub splunk: SplunkSettings,
+    /// Limits of the tools and the SPL guard.
+    pub tools: ToolsConfig,
+}
+
+/// How MCP clients reach the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// JSON-RPC over the process's stdin and stdout (one local client, no auth).
+    Stdio,
+    /// Streamable HTTP at `/mcp`.
+    Http,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log pipelines.
+    Json,
+}
+
+/// Transport, listener and logging.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServerSettings {
+    /// `MCP_TRANSPORT`, `--transport` (default stdio).
+    pub transport: Transport,
+    /// `MCP_BIND`, `--bind` (default 127.0.0.1:8000).
+    pub bind: SocketAddr,
+    /// `MCP_BASE_URL`, `--base-url`: the public URL of this server, without `/mcp` or a
+    /// trailing slash (default `http://<bind>`, with `localhost` for an all-interfaces bind).
+    pub base_url: String,
+    /// `MCP_STATELESS`, `--stateless`: no MCP sessions, for load-balanced replicas.
+    pub stateless: bool,
+    /// `MCP_ALLOWED_HOSTS`: `Host` header values accepted at `/mcp` (DNS-rebinding guard);
+    /// defaults to loopback names plus the host of `base_url`.
+    pub allowed_hosts: Vec<String>,
+    /// `MCP_ALLOW_UNAUTHENTICATED`, `--allow-unauthenticated`: permits auth mode `none` on a
+    /// non-loopback bind.
+    pub allow_unauthenticated: bool,
+    /// `MCP_TOOLS_LIST_FILTER` (default true): `tools/list` shows only the tools the caller may call.
+    pub filter_tools_list: bool,
+    /// `MCP_LOG_FORMAT`, `--log-format` (default text).
+    pub log_format: LogFormat,
+    /// `MCP_LOG_LEVEL` or `RUST_LOG` (default `info`): a tracing filter directive.
+    pub log_level: String,
+}
+
+/// Inbound authentication mode (`MCP_AUTH_MODE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// No authentication: stdio, or HTTP on loopback.
+    None,
+    /// Resource server for IdP-issued JWTs.
+    Jwt,
+    /// Resource server for opaque tokens (RFC 7662 introspection).
+    Introspect,
+    /// Own authorization server in front of the IdP (not built yet: refused at startup).
+    Proxy,
+    /// Development only: fixed tokens from a file.
+    Static,
+}
+
+/// Boundary 1: how MCP clients authenticate.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct AuthSettings {
+    /// `MCP_AUTH_MODE`.
+    pub mode: AuthMode,
+    /// `IDP_OIDC_CONFIG_URL`: the IdP's discovery document.
+    pub oidc_config_url: Option<String>,
+    /// `IDP_ISSUER_URL`: the issuer, when not discovered.
+    pub issuer_url: Option<String>,
+    /// `IDP_JWKS_URI`: the key set, when not discovered.
+    pub jwks_uri: Option<String>,
+    /// `IDP_AUTHORIZE_URL` (proxy, non-OIDC IdP).
+    pub authorize_url: Option<String>,
+    /// `IDP_TOKEN_URL` (proxy, non-OIDC IdP).
+    pub token_url: Option<String>,
+    /// `IDP_INTROSPECTION_URL` (introspect; else from discovery).
+    pub introspection_url: Option<String>,
+    /// `MCP_OAUTH_AUDIENCE`: audience the IdP's tokens must carry (default `<base_url>/mcp`).
+    pub audience: String,
+    /// `MCP_OAUTH_CLIENT_ID`: the proxy's or the introspection client's id.
+    pub client_id: Option<String>,
+    /// `MCP_OAUTH_CLIENT_SECRET`.
+    pub client_secret: Option<SecretString>,
+    /// `MCP_AUTH_REQUIRED_SCOPES`: scopes every call needs.
+    pub required_scopes: Vec<String>,
+    /// `MCP_AUTH_REQUIRED_GROUPS`: groups every caller must be in (any of them).
+    pub required_groups: Vec<String>,
+    /// `MCP_AUTH_GROUPS_CLAIM` (default `groups`): claim (dotted path) holding the groups.
+    pub groups_claim: String,
+    /// `MCP_STATIC_TOKENS_FILE`: TOML of token → claims (static mode).
+    pub static_tokens_file: Option<PathBuf>,
+    /// `[auth.tool_scopes]` in TOML: tool name → space-separated scopes, replacing defaults.
+    pub tool_scopes: BTreeMap<String, String>,
+    /// `MCP_PASSTHROUGH_AUDIENCE_ACK`: forward tokens to Splunk although their configured
+    /// audience does not name Splunk (the operator vouches that Splunk accepts them).
+    pub passthrough_audience_ack: bool,
+    /// `MCP_SPLUNK_AUDIENCE` (default `splunk`): the audience value that names Splunk in a
+    /// passthrough token.
+    pub splunk_audience: String,
+}
+
+/// Boundary 2 mode (`SPLUNK_CREDENTIALS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialsMode {
+    /// The caller's IdP token as a Bearer token.
+    Passthrough,
+    /// A short-lived token of the mirror user `mcp.<name>`.
+    Mirror,
+    /// One service account for everyone.
+    Service,
+}
+
+/// Boundary 2: where Splunk is and which credential it sees.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SplunkSettings {
+    /// `SPLUNK_CREDENTIALS` (default service; passthrough when the seed's `SPLUNK_AUTH_MODE=oauth`).
+    pub credentials: CredentialsMode,
+    /// `SPLUNK_HOST` (default localhost).
+    pub host: String,
+    /// `SPLUNK_PORT` (default 8089).
+    pub port: u16,
+    /// `SPLUNK_SCHEME` (default https).
+    pub scheme: String,
+    /// `SPLUNK_VERIFY_SSL` (default true).
+    pub verify_ssl: bool,
+    /// `SPLUNK_CA_BUNDLE`: PEM file trusted in addition to the system roots.
+    pub ca_bundle: Option<PathBuf>,
+    /// `SPLUNK_TOKEN`: the service (or mirror admin) token.
+    pub token: Option<SecretString>,
+    /// `SPLUNK_USERNAME`.
+    pub username: Option<String>,
+    /// `SPLUNK_PASSWORD`.
+    pub password: Option<SecretString>,
+    /// `SPLUNK_TIMEOUT` seconds (default 60): longest silence while waiting for Splunk.
+    pub timeout: Duration,
+    /// Mirror mode.
+    pub mirror: MirrorSettings,
+}
+
+impl SplunkSettings {
+    /// `scheme://host:port`.
+    pub fn base_url(&self) -> String {
+        format!("{}://{}:{}", self.scheme, self.host, self.port)
+    }
+}
+
+/// Mirror mode settings.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct MirrorSettings {
+    /// `SPLUNK_MIRROR_PREFIX` (default `mcp.`).
+    pub prefix: String,
+    /// `SPLUNK_MIRROR_BASELINE_ROLES` (default `user`).
+    pub baseline_roles: Vec<String>,
+    /// `SPLUNK_MIRROR_DENIED_ROLES` (default `admin,sc_admin`).
+    pub denied_roles: Vec<String>,
+    /// `SPLUNK_MIRROR_USERNAME_CLAIM` (default `preferred_username`): `short_id`,
+    /// `preferred_username`, `email` (its local part) or `sub`, or any other claim name.
+    pub username_claim: String,
+    /// `SPLUNK_MIRROR_TOKEN_TTL` seconds (default 3600).
+    pub token_ttl: Duration,
+    /// `SPLUNK_MIRROR_TOKEN_AUDIENCE` (default `mcp`).
+    pub token_audience: String,
+    /// `SPLUNK_MIRROR_CLEANUP_INTERVAL` seconds (default 0, off): how often `serve` deletes
+    /// expired tokens of mirror users, as `splunk-mcp mirror cleanup` does.
+    pub cleanup_interval: Option<Duration>,
+}
+
+/// An invalid configuration: which setting, what is wrong, and how to fix it. `main` prints it
+/// and exits with status 2.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {setting}: {problem}\n  fix: {fix}")]
+pub struct ConfigError {
+    /// The setting, named as the user set it (`SPLUNK_PORT`, `--bind`, `splunk.port in FILE`).
+    pub setting: String,
+    /// What is wrong with it.
+    pub problem: String,
+    /// What to do.
+    pub fix: String,
+}
+
+impl ConfigError {
+    /// An error about `setting` (named as the user set it), saying what is wrong and what to do.
+    pub fn new(
+        setting: impl Into<String>,
+        problem: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
+        Self {
+            setting: setting.into(),
+            problem: problem.into(),
+            fix: fix.into(),
+        }
+    }
+}
+
+/// Resolves the configuration from defaults, the TOML file (`--config` or `MCP_CONFIG_FILE`),
+/// the process environment and the flags in `cli`.
+pub fn load(cli: &crate::cli::Cli) -> Result<Settings, ConfigError> {
+    load_from(cli, &|name| std::env::var(name).ok())
+}
+
+/// [`load`] with the environment given as a function from a variable name to its value, so
+/// tests and embedders need not touch the process environment.
+pub fn load_from(
+    cli: &crate::cli::Cli,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Settings, ConfigError> {
+    use crate::cli::{Command, ConfigCommand};
+    let serving = matches!(
+        cli.command,
+        None | Some(Command::Serve) | Some(Command::Config(ConfigCommand::Check))
+    );
+    let (settings, names) = resolve::resolve(cli, env)?;
+    validate::validate(&settings, &names, serving)?;
+    Ok(settings)
+}
+
+/// The effective configuration as TOML, with every secret replaced by `"<redacted>"`.
+pub fn render_redacted(settings: &Settings) -> String {
+    render::render(settings)
+}

@@ -1,0 +1,700 @@
+//! Turns the layers into [`Settings`]: one lookup per setting, the seed project's aliases,
+//! secrets read from files, and the defaults that depend on other settings.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use mcp_tools::ToolsConfig;
+use secrecy::SecretString;
+
+use super::source::{Found, Origin, Sources};
+use super::{
+    AuthMode, AuthSettings, ConfigError, CredentialsMode, LogFormat, MirrorSettings,
+    ServerSettings, Settings, SplunkSettings, Transport,
+};
+
+/// Where each resolved setting came from, by TOML key, for validation messages.
+#[derive(Debug, Default)]
+pub(super) struct Names {
+    by_key: BTreeMap<&'static str, String>,
+}
+
+impl Names {
+    /// How the user set `key`, or `fallback` (the variable to set) when it is a default.
+    pub(super) fn get(&self, key: &str, fallback: &str) -> String {
+        self.by_key
+            .get(key)
+            .cloned()
+            .unwrap_or_else(|| fallback.to_owned())
+    }
+}
+
+/// Lookups that remember where each value came from.
+struct Resolver<'a> {
+    sources: Sources<'a>,
+    names: Names,
+}
+
+impl Resolver<'_> {
+    fn find(
+        &mut self,
+        key: &'static str,
+        env: &[&'static str],
+        flag: Option<(&'static str, Option<&str>)>,
+    ) -> Option<Found> {
+        let found = self.sources.find(key, env, flag)?;
+        self.names.by_key.insert(key, found.origin.name());
+        Some(found)
+    }
+
+    fn text(
+        &mut self,
+        key: &'static str,
+        env: &'static str,
+    ) -> Result<Option<String>, ConfigError> {
+        self.find(key, &[env], None)
+            .map(|found| found.text().map(|text| text.trim().to_owned()))
+            .transpose()
+    }
+
+    fn text_or(
+        &mut self,
+        key: &'static str,
+        env: &'static str,
+        default: &str,
+    ) -> Result<String, ConfigError> {
+        let value = self.find(key, &[env], None);
+        match value {
+            None => Ok(default.to_owned()),
+            Some(found) => {
+                let text = found.text()?.trim().to_owned();
+                if text.is_empty() {
+                    return Err(found.error(
+                        "must not be empty",
+                        format!("set it, or unset it for the default `{default}`"),
+                    ));
+                }
+                Ok(text)
+            }
+        }
+    }
+
+    fn url(&mut self, key: &'static str, env: &'static str) -> Result<Option<String>, ConfigError> {
+        match self.find(key, &[env], None) {
+            None => Ok(None),
+            Some(found) => http_url(&found).map(Some),
+        }
+    }
+
+    fn boolean(
+        &mut self,
+        key: &'static str,
+        env: &'static str,
+        flag: Option<(&'static str, bool)>,
+        default: bool,
+    ) -> Result<bool, ConfigError> {
+        let flag = flag.map(|(name, on)| (name, on.then_some("true")));
+        self.find(key, &[env], flag)
+            .map_or(Ok(default), |found| found.boolean())
+    }
+
+    fn seconds(
+        &mut self,
+        key: &'static str,
+        env: &'static str,
+        default: u64,
+    ) -> Result<Duration, ConfigError> {
+        self.find(key, &[env], None)
+            .map_or(Ok(default), |found| found.number(1, 7 * 24 * 3600))
+            .map(Duration::from_secs)
+    }
+
+    /// Like [`Self::seconds`], but 0 is allowed and means "off" (`None`).
+    fn seconds_or_off(
+        &mut self,
+        key: &'static str,
+        env: &'static str,
+    ) -> Result<Option<Duration>, ConfigError> {
+        self.find(key, &[env], None)
+            .map_or(Ok(0), |found| found.number(0, 7 * 24 * 3600))
+            .map(|secs| (secs > 0).then(|| Duration::from_secs(secs)))
+    }
+
+    fn list(
+        &mut self,
+        key: &'static str,
+        env: &'static str,
+        separators: &[char],
+        default: &[&str],
+    ) -> Result<Vec<String>, ConfigError> {
+        match self.find(key, &[env], None) {
+            None => Ok(default.iter().map(|item| (*item).to_owned()).collect()),
+            Some(found) => found.list(separators),
+        }
+    }
+
+    /// A secret given either inline (`key`, `env`) or as a file holding it (`key_file`,
+    /// `env_file`); the higher layer wins, and both in one layer is an error.
+    fn secret(
+        &mut self,
+        (key, env): (&'static str, &'static str),
+        (key_file, env_file): (&'static str, &'static str),
+    ) -> Result<Option<SecretString>, ConfigError> {
+        let inline = self.find(key, &[env], None);
+        let file = self.find(key_file, &[env_file], None);
+        match (inline, file) {
+            (None, None) => Ok(None),
+            (Some(inline), Some(file)) if inline.origin.rank() == file.origin.rank() => Err(file
+                .error(
+                    format!(
+                        "both {} and {} are set",
+                        inline.origin.name(),
+                        file.origin.name()
+                    ),
+                    "set the secret one way only: the value or the file holding it",
+                )),
+            (Some(inline), Some(file)) if inline.origin.rank() < file.origin.rank() => {
+                read_secret_file(&file).map(Some)
+            }
+            (None, Some(file)) => read_secret_file(&file).map(Some),
+            (Some(inline), _) => Ok(Some(SecretString::from(inline.text()?))),
+        }
+    }
+}
+
+/// Reads a secret from the file named by `found`, without its trailing newline.
+fn read_secret_file(found: &Found) -> Result<SecretString, ConfigError> {
+    let path = found.text()?;
+    let text = std::fs::read_to_string(path.trim()).map_err(|e| {
+        found.error(
+            format!("cannot read the secret file `{}`: {e}", path.trim()),
+            "give the path of a readable file that holds only the secret",
+        )
+    })?;
+    let secret = text.trim_end_matches(['\n', '\r']);
+    if secret.trim().is_empty() {
+        return Err(found.error(
+            format!("the secret file `{}` is empty", path.trim()),
+            "write the secret into the file",
+        ));
+    }
+    Ok(SecretString::from(secret.to_owned()))
+}
+
+/// An absolute http(s) URL.
+fn http_url(found: &Found) -> Result<String, ConfigError> {
+    let text = found.text()?.trim().to_owned();
+    match reqwest::Url::parse(&text) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Ok(text),
+        Ok(url) => Err(found.error(
+            format!("`{text}` is a `{}` URL, not http(s)", url.scheme()),
+            "use an absolute URL starting with https:// (or http:// for local testing)",
+        )),
+        Err(e) => Err(found.error(
+            format!("`{text}` is not a valid URL: {e}"),
+            "use an absolute URL such as https://idp.example.com/...",
+        )),
+    }
+}
+
+/// The whole resolution; `names` tells validation how each setting was set.
+pub(super) fn resolve(
+    cli: &crate::cli::Cli,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Settings, Names), ConfigError> {
+    let file = match &cli.config {
+        Some(path) => Some((path.clone(), "--config".to_owned())),
+        None => env("MCP_CONFIG_FILE")
+            .filter(|path| !path.trim().is_empty())
+            .map(|path| (PathBuf::from(path.trim()), "MCP_CONFIG_FILE".to_owned())),
+    };
+    let mut r = Resolver {
+        sources: Sources::new(env, file)?,
+        names: Names::default(),
+    };
+    let flags = &cli.serve;
+
+    if let Some(found) = r.sources.env("MCP_AUTH_PROVIDER") {
+        return Err(found.error(
+            "loading an auth provider by name is not supported",
+            "use MCP_AUTH_MODE (none, jwt, introspect, proxy or static); see docs/configuration.md",
+        ));
+    }
+
+    let server = resolve_server(&mut r, flags)?;
+    let auth = resolve_auth(&mut r, &server.base_url)?;
+    let splunk = resolve_splunk(&mut r)?;
+    let (mode, credentials) = resolve_modes(&mut r, auth.client_id.is_some())?;
+    let auth = AuthSettings { mode, ..auth };
+    let splunk = SplunkSettings {
+        credentials,
+        ..splunk
+    };
+
+    let tools = match r.find("tools", &[], None) {
+        None => ToolsConfig::default(),
+        Some(found) => match found.raw.clone() {
+            super::source::Raw::Toml(value) => value.try_into::<ToolsConfig>().map_err(|e| {
+                found.error(
+                    e.message().trim().to_owned(),
+                    "correct the [tools] table (see docs/configuration.md for its keys)",
+                )
+            })?,
+            super::source::Raw::Text(_) => ToolsConfig::default(),
+        },
+    };
+    r.sources.reject_unknown()?;
+    Ok((
+        Settings {
+            server,
+            auth,
+            splunk,
+            tools,
+        },
+        r.names,
+    ))
+}
+
+fn resolve_server(
+    r: &mut Resolver<'_>,
+    flags: &crate::cli::ServeArgs,
+) -> Result<ServerSettings, ConfigError> {
+    let transport = match r.find(
+        "server.transport",
+        &["MCP_TRANSPORT"],
+        Some(("--transport", flags.transport.as_deref())),
+    ) {
+        None => Transport::Stdio,
+        Some(found) => [Transport::Stdio, Transport::Http][found.choice(&["stdio", "http"])?],
+    };
+    let bind = match r.find(
+        "server.bind",
+        &["MCP_BIND"],
+        Some(("--bind", flags.bind.as_deref())),
+    ) {
+        None => SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8000),
+        Some(found) => {
+            let text = found.text()?;
+            text.trim().parse::<SocketAddr>().map_err(|_| {
+                found.error(
+                    format!("`{text}` is not an IP address and port"),
+                    "use an address such as 127.0.0.1:8000 (local only) or 0.0.0.0:8000 (all interfaces)",
+                )
+            })?
+        }
+    };
+    let base_url = match r.find(
+        "server.base_url",
+        &["MCP_BASE_URL"],
+        Some(("--base-url", flags.base_url.as_deref())),
+    ) {
+        None => default_base_url(bind),
+        Some(found) => base_url(&found)?,
+    };
+    let stateless = r.boolean(
+        "server.stateless",
+        "MCP_STATELESS",
+        Some(("--stateless", flags.stateless)),
+        false,
+    )?;
+    let allowed_hosts = match r.find("server.allowed_hosts", &["MCP_ALLOWED_HOSTS"], None) {
+        None => default_allowed_hosts(&base_url),
+        Some(found) => found.list(&[',', ' '])?,
+    };
+    let allow_unauthenticated = r.boolean(
+        "server.allow_unauthenticated",
+        "MCP_ALLOW_UNAUTHENTICATED",
+        Some(("--allow-unauthenticated", flags.allow_unauthenticated)),
+        false,
+    )?;
+    let filter_tools_list = r.boolean(
+        "server.filter_tools_list",
+        "MCP_TOOLS_LIST_FILTER",
+        None,
+        true,
+    )?;
+    let log_format = match r.find(
+        "server.log_format",
+        &["MCP_LOG_FORMAT"],
+        Some(("--log-format", flags.log_format.as_deref())),
+    ) {
+        None => LogFormat::Text,
+        Some(found) => [LogFormat::Text, LogFormat::Json][found.choice(&["text", "json"])?],
+    };
+    let log_level = match r.find(
+        "server.log_level",
+        &["MCP_LOG_LEVEL", "RUST_LOG"],
+        Some(("--log-level", flags.log_level.as_deref())),
+    ) {
+        None => "info".to_owned(),
+        Some(found) => {
+            let text = found.text()?.trim().to_owned();
+            if let Err(e) = tracing_subscriber::EnvFilter::try_new(&text) {
+                return Err(found.error(
+                    format!("`{text}` is not a valid log filter: {e}"),
+                    "use a level (error, warn, info, debug, trace) or directives such as `splunk_mcp=debug,info`",
+                ));
+            }
+            text
+        }
+    };
+    Ok(ServerSettings {
+        transport,
+        bind,
+        base_url,
+        stateless,
+        allowed_hosts,
+        allow_unauthenticated,
+        filter_tools_list,
+        log_format,
+        log_level,
+    })
+}
+
+/// `http://<bind>`, with an all-interfaces address shown as `localhost` (what a local client dials).
+fn default_base_url(bind: SocketAddr) -> String {
+    if bind.ip().is_unspecified() {
+        format!("http://localhost:{}", bind.port())
+    } else {
+        format!("http://{bind}")
+    }
+}
+
+/// The public URL: http(s), no query or fragment, no trailing slash.
+fn base_url(found: &Found) -> Result<String, ConfigError> {
+    let text = found.text()?.trim().to_owned();
+    let fix =
+        "use the URL clients reach this server at, without /mcp, e.g. https://mcp.example.com";
+    let url = reqwest::Url::parse(&text)
+        .map_err(|e| found.error(format!("`{text}` is not a valid URL: {e}"), fix))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(found.error(format!("`{text}` is not an http(s) URL"), fix));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(found.error(
+            format!("`{text}` has a query or fragment"),
+            "remove everything from `?` or `#` on",
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(found.error(format!("`{text}` carries user credentials"), fix));
+    }
+    Ok(text.trim_end_matches('/').to_owned())
+}
+
+/// Loopback names plus the host of `base_url`, with and without its port.
+fn default_allowed_hosts(base_url: &str) -> Vec<String> {
+    let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "::1", "[::1]"]
+        .iter()
+        .map(|host| (*host).to_owned())
+        .collect();
+    if let Ok(url) = reqwest::Url::parse(base_url)
+        && let Some(host) = url.host_str()
+    {
+        let host = host.to_ascii_lowercase();
+        let mut extra = vec![host.clone()];
+        if let Some(port) = url.port_or_known_default() {
+            extra.push(format!("{host}:{port}"));
+        }
+        for item in extra {
+            if !hosts.contains(&item) {
+                hosts.push(item);
+            }
+        }
+    }
+    hosts
+}
+
+/// Boundary 1 without its mode, which depends on the seed aliases (see [`resolve_modes`]).
+fn resolve_auth(r: &mut Resolver<'_>, base_url: &str) -> Result<AuthSettings, ConfigError> {
+    let oidc_config_url = r.url("auth.oidc_config_url", "IDP_OIDC_CONFIG_URL")?;
+    let issuer_url = r.url("auth.issuer_url", "IDP_ISSUER_URL")?;
+    let jwks_uri = r.url("auth.jwks_uri", "IDP_JWKS_URI")?;
+    let authorize_url = r.url("auth.authorize_url", "IDP_AUTHORIZE_URL")?;
+    let token_url = r.url("auth.token_url", "IDP_TOKEN_URL")?;
+    let introspection_url = r.url("auth.introspection_url", "IDP_INTROSPECTION_URL")?;
+    let audience = r.text_or(
+        "auth.audience",
+        "MCP_OAUTH_AUDIENCE",
+        &format!("{base_url}/mcp"),
+    )?;
+    let client_id = r.text("auth.client_id", "MCP_OAUTH_CLIENT_ID")?;
+    let client_secret = r.secret(
+        ("auth.client_secret", "MCP_OAUTH_CLIENT_SECRET"),
+        ("auth.client_secret_file", "MCP_OAUTH_CLIENT_SECRET_FILE"),
+    )?;
+    let required_scopes = r.list(
+        "auth.required_scopes",
+        "MCP_AUTH_REQUIRED_SCOPES",
+        &[',', ' '],
+        &[],
+    )?;
+    let required_groups = r.list(
+        "auth.required_groups",
+        "MCP_AUTH_REQUIRED_GROUPS",
+        &[','],
+        &[],
+    )?;
+    let groups_claim = r.text_or("auth.groups_claim", "MCP_AUTH_GROUPS_CLAIM", "groups")?;
+    let static_tokens_file = r
+        .text("auth.static_tokens_file", "MCP_STATIC_TOKENS_FILE")?
+        .map(PathBuf::from);
+    let tool_scopes = match r.find("auth.tool_scopes", &[], None) {
+        None => BTreeMap::new(),
+        Some(found) => tool_scopes(&found)?,
+    };
+    let passthrough_audience_ack = r.boolean(
+        "auth.passthrough_audience_ack",
+        "MCP_PASSTHROUGH_AUDIENCE_ACK",
+        None,
+        false,
+    )?;
+    let splunk_audience = r.text_or("auth.splunk_audience", "MCP_SPLUNK_AUDIENCE", "splunk")?;
+    Ok(AuthSettings {
+        mode: AuthMode::None,
+        oidc_config_url,
+        issuer_url,
+        jwks_uri,
+        authorize_url,
+        token_url,
+        introspection_url,
+        audience,
+        client_id,
+        client_secret,
+        required_scopes,
+        required_groups,
+        groups_claim,
+        static_tokens_file,
+        tool_scopes,
+        passthrough_audience_ack,
+        splunk_audience,
+    })
+}
+
+/// `[auth.tool_scopes]`: known tool names to scopes (a space-separated string or an array).
+fn tool_scopes(found: &Found) -> Result<BTreeMap<String, String>, ConfigError> {
+    let super::source::Raw::Toml(toml::Value::Table(table)) = &found.raw else {
+        return Err(found.error(
+            "expected a table",
+            "write it as an [auth.tool_scopes] section",
+        ));
+    };
+    let known: Vec<&str> = mcp_tools::registry::TOOL_SPECS
+        .iter()
+        .map(|spec| spec.name)
+        .collect();
+    let mut scopes = BTreeMap::new();
+    for (tool, value) in table {
+        let setting = match &found.origin {
+            Origin::File { path, .. } => format!("auth.tool_scopes.{tool} in {}", path.display()),
+            other => other.name(),
+        };
+        if !known.contains(&tool.as_str()) {
+            return Err(ConfigError::new(
+                setting,
+                format!("there is no tool named `{tool}`"),
+                format!("use one of: {}", known.join(", ")),
+            ));
+        }
+        let value = match value {
+            toml::Value::String(text) => text.split_whitespace().collect::<Vec<_>>().join(" "),
+            toml::Value::Array(items) if items.iter().all(toml::Value::is_str) => items
+                .iter()
+                .filter_map(toml::Value::as_str)
+                .collect::<Vec<_>>()
+                .join(" "),
+            _ => {
+                return Err(ConfigError::new(
+                    setting,
+                    "expected a string of space-separated scopes",
+                    r#"write it like `splunk_search = "splunk:search"`"#,
+                ));
+            }
+        };
+        scopes.insert(tool.clone(), value);
+    }
+    Ok(scopes)
+}
+
+fn resolve_splunk(r: &mut Resolver<'_>) -> Result<SplunkSettings, ConfigError> {
+    let host = match r.find("splunk.host", &["SPLUNK_HOST"], None) {
+        None => "localhost".to_owned(),
+        Some(found) => {
+            let text = found.text()?.trim().to_owned();
+            if text.contains("://") || text.contains('/') || text.is_empty() {
+                return Err(found.error(
+                    format!("`{text}` is not a host name"),
+                    "give only the host (splunk.example.com); the scheme and port are SPLUNK_SCHEME and SPLUNK_PORT",
+                ));
+            }
+            text
+        }
+    };
+    let port = match r.find("splunk.port", &["SPLUNK_PORT"], None) {
+        None => 8089,
+        Some(found) => u16::try_from(found.number(1, u64::from(u16::MAX))?).unwrap_or(8089),
+    };
+    let scheme = match r.find("splunk.scheme", &["SPLUNK_SCHEME"], None) {
+        None => "https".to_owned(),
+        Some(found) => ["https", "http"][found.choice(&["https", "http"])?].to_owned(),
+    };
+    let verify_ssl = r.boolean("splunk.verify_ssl", "SPLUNK_VERIFY_SSL", None, true)?;
+    let ca_bundle = match r.find("splunk.ca_bundle", &["SPLUNK_CA_BUNDLE"], None) {
+        None => None,
+        Some(found) => {
+            let path = PathBuf::from(found.text()?.trim());
+            if !path.is_file() {
+                return Err(found.error(
+                    format!("`{}` is not a readable file", path.display()),
+                    "give the path of a PEM file with the CA certificates Splunk's certificate chains to",
+                ));
+            }
+            Some(path)
+        }
+    };
+    let token = r.secret(
+        ("splunk.token", "SPLUNK_TOKEN"),
+        ("splunk.token_file", "SPLUNK_TOKEN_FILE"),
+    )?;
+    let username = r.text("splunk.username", "SPLUNK_USERNAME")?;
+    let password = r.secret(
+        ("splunk.password", "SPLUNK_PASSWORD"),
+        ("splunk.password_file", "SPLUNK_PASSWORD_FILE"),
+    )?;
+    let timeout = r.seconds("splunk.timeout", "SPLUNK_TIMEOUT", 60)?;
+    let mirror = MirrorSettings {
+        prefix: r.text_or("splunk.mirror.prefix", "SPLUNK_MIRROR_PREFIX", "mcp.")?,
+        baseline_roles: r.list(
+            "splunk.mirror.baseline_roles",
+            "SPLUNK_MIRROR_BASELINE_ROLES",
+            &[','],
+            &["user"],
+        )?,
+        denied_roles: r.list(
+            "splunk.mirror.denied_roles",
+            "SPLUNK_MIRROR_DENIED_ROLES",
+            &[','],
+            &["admin", "sc_admin"],
+        )?,
+        username_claim: r.text_or(
+            "splunk.mirror.username_claim",
+            "SPLUNK_MIRROR_USERNAME_CLAIM",
+            "preferred_username",
+        )?,
+        token_ttl: r.seconds("splunk.mirror.token_ttl", "SPLUNK_MIRROR_TOKEN_TTL", 3600)?,
+        token_audience: r.text_or(
+            "splunk.mirror.token_audience",
+            "SPLUNK_MIRROR_TOKEN_AUDIENCE",
+            "mcp",
+        )?,
+        cleanup_interval: r.seconds_or_off(
+            "splunk.mirror.cleanup_interval",
+            "SPLUNK_MIRROR_CLEANUP_INTERVAL",
+        )?,
+    };
+    Ok(SplunkSettings {
+        credentials: CredentialsMode::Service,
+        host,
+        port,
+        scheme,
+        verify_ssl,
+        ca_bundle,
+        token,
+        username,
+        password,
+        timeout,
+        mirror,
+    })
+}
+
+/// The two modes, from their own names or the seed's aliases. A new name set as a flag or in
+/// the environment wins over an alias; an alias (an environment variable) wins over the file.
+fn resolve_modes(
+    r: &mut Resolver<'_>,
+    has_client_id: bool,
+) -> Result<(AuthMode, CredentialsMode), ConfigError> {
+    const AUTH: [AuthMode; 5] = [
+        AuthMode::None,
+        AuthMode::Jwt,
+        AuthMode::Introspect,
+        AuthMode::Proxy,
+        AuthMode::Static,
+    ];
+    const CREDENTIALS: [CredentialsMode; 3] = [
+        CredentialsMode::Passthrough,
+        CredentialsMode::Mirror,
+        CredentialsMode::Service,
+    ];
+    let explicit_mode = r.sources.find("auth.mode", &["MCP_AUTH_MODE"], None);
+    let explicit_credentials = r
+        .sources
+        .find("splunk.credentials", &["SPLUNK_CREDENTIALS"], None);
+
+    // SPLUNK_AUTH_MODE: legacy | oauth.
+    let seed = match r.sources.env("SPLUNK_AUTH_MODE") {
+        None => None,
+        Some(found) => {
+            let oauth = found.choice(&["legacy", "oauth"]).map_err(|_| {
+                found.error(
+                    format!("`{}` is not legacy or oauth", found.text().unwrap_or_default()),
+                    "set SPLUNK_AUTH_MODE to legacy or oauth, or better use MCP_AUTH_MODE and SPLUNK_CREDENTIALS",
+                )
+            })? == 1;
+            let text = format!(
+                "SPLUNK_AUTH_MODE={}",
+                if oauth { "oauth" } else { "legacy" }
+            );
+            let mode = match (oauth, has_client_id) {
+                (false, _) => AuthMode::None,
+                (true, true) => AuthMode::Proxy,
+                (true, false) => AuthMode::Jwt,
+            };
+            let credentials = if oauth {
+                CredentialsMode::Passthrough
+            } else {
+                CredentialsMode::Service
+            };
+            Some((text, mode, credentials))
+        }
+    };
+    let disabled = match r.sources.env("MCP_AUTH_DISABLED") {
+        Some(found) if found.boolean()? => Some("MCP_AUTH_DISABLED=true".to_owned()),
+        _ => None,
+    };
+
+    let mode = match explicit_mode {
+        Some(found) if found.origin.rank() >= 2 || (disabled.is_none() && seed.is_none()) => {
+            r.names.by_key.insert("auth.mode", found.origin.name());
+            AUTH[found.choice(&["none", "jwt", "introspect", "proxy", "static"])?]
+        }
+        _ => {
+            if let Some(name) = disabled {
+                r.names.by_key.insert("auth.mode", name);
+                AuthMode::None
+            } else if let Some((name, mode, _)) = &seed {
+                r.names.by_key.insert("auth.mode", name.clone());
+                *mode
+            } else {
+                AuthMode::None
+            }
+        }
+    };
+    let credentials = match explicit_credentials {
+        Some(found) if found.origin.rank() >= 2 || seed.is_none() => {
+            r.names
+                .by_key
+                .insert("splunk.credentials", found.origin.name());
+            CREDENTIALS[found.choice(&["passthrough", "mirror", "service"])?]
+        }
+        _ => match seed {
+            Some((name, _, credentials)) => {
+                r.names.by_key.insert("splunk.credentials", name);
+                credentials
+            }
+            None => CredentialsMode::Service,
+        },
+    };
+    Ok((mode, credentials))
+}

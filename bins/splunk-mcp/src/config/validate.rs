@@ -1,0 +1,207 @@
+//! Rules that span several settings: what each auth mode and credential mode needs, and the
+//! combinations that would be unsafe.
+
+use super::resolve::Names;
+use super::{AuthMode, ConfigError, CredentialsMode, Settings, Transport};
+
+/// The name of a mode in configuration.
+fn auth_mode_name(mode: AuthMode) -> &'static str {
+    match mode {
+        AuthMode::None => "none",
+        AuthMode::Jwt => "jwt",
+        AuthMode::Introspect => "introspect",
+        AuthMode::Proxy => "proxy",
+        AuthMode::Static => "static",
+    }
+}
+
+/// Checks `settings` as a whole; `names` says how each setting was set. `serving` adds the checks of the transport and listener, which the
+/// one-shot commands (`doctor`, `mirror cleanup`) do not use, so an operator can run them with
+/// the server's environment whatever its transport.
+pub(super) fn validate(
+    settings: &Settings,
+    names: &Names,
+    serving: bool,
+) -> Result<(), ConfigError> {
+    let auth = &settings.auth;
+    let server = &settings.server;
+    let mode_name = || names.get("auth.mode", "MCP_AUTH_MODE");
+    let mode = auth_mode_name(auth.mode);
+
+    match auth.mode {
+        AuthMode::None => {}
+        AuthMode::Jwt => {
+            if auth.oidc_config_url.is_none()
+                && (auth.issuer_url.is_none() || auth.jwks_uri.is_none())
+            {
+                return Err(ConfigError::new(
+                    mode_name(),
+                    "auth mode `jwt` needs the IdP's discovery document, or its issuer and key set",
+                    "set IDP_OIDC_CONFIG_URL (https://idp.example.com/.well-known/openid-configuration), \
+                     or both IDP_ISSUER_URL and IDP_JWKS_URI",
+                ));
+            }
+        }
+        AuthMode::Introspect => {
+            if auth.introspection_url.is_none() && auth.oidc_config_url.is_none() {
+                return Err(ConfigError::new(
+                    mode_name(),
+                    "auth mode `introspect` needs the IdP's introspection endpoint",
+                    "set IDP_INTROSPECTION_URL, or IDP_OIDC_CONFIG_URL if the discovery document lists it",
+                ));
+            }
+            if auth.client_id.is_none() || auth.client_secret.is_none() {
+                return Err(ConfigError::new(
+                    mode_name(),
+                    "auth mode `introspect` needs a client id and secret to call the introspection endpoint",
+                    "set MCP_OAUTH_CLIENT_ID and MCP_OAUTH_CLIENT_SECRET (or MCP_OAUTH_CLIENT_SECRET_FILE)",
+                ));
+            }
+        }
+        AuthMode::Proxy => {
+            if auth.oidc_config_url.is_none()
+                && (auth.authorize_url.is_none() || auth.token_url.is_none())
+            {
+                return Err(ConfigError::new(
+                    mode_name(),
+                    "auth mode `proxy` needs the upstream IdP's endpoints",
+                    "set IDP_OIDC_CONFIG_URL, or IDP_AUTHORIZE_URL and IDP_TOKEN_URL for a non-OIDC IdP",
+                ));
+            }
+            if auth.client_id.is_none() {
+                return Err(ConfigError::new(
+                    mode_name(),
+                    "auth mode `proxy` needs the client this server is registered as at the IdP",
+                    "set MCP_OAUTH_CLIENT_ID (and MCP_OAUTH_CLIENT_SECRET for a confidential client)",
+                ));
+            }
+        }
+        AuthMode::Static => match &auth.static_tokens_file {
+            None => {
+                return Err(ConfigError::new(
+                    mode_name(),
+                    "auth mode `static` needs the file of tokens and their claims",
+                    "set MCP_STATIC_TOKENS_FILE (development only; use jwt or proxy in production)",
+                ));
+            }
+            Some(path) if !path.is_file() => {
+                return Err(ConfigError::new(
+                    names.get("auth.static_tokens_file", "MCP_STATIC_TOKENS_FILE"),
+                    format!("`{}` is not a readable file", path.display()),
+                    "give the path of the TOML file of static tokens",
+                ));
+            }
+            Some(_) => {}
+        },
+    }
+
+    if serving && server.transport == Transport::Stdio && auth.mode != AuthMode::None {
+        return Err(ConfigError::new(
+            mode_name(),
+            format!(
+                "auth mode `{mode}` needs the HTTP transport: over stdio the client sends no token"
+            ),
+            "set MCP_TRANSPORT=http (or --transport http), or MCP_AUTH_MODE=none for a local stdio client",
+        ));
+    }
+    if serving
+        && server.transport == Transport::Http
+        && auth.mode == AuthMode::None
+        && !server.bind.ip().is_loopback()
+        && !server.allow_unauthenticated
+    {
+        return Err(ConfigError::new(
+            names.get("server.bind", "MCP_BIND"),
+            format!(
+                "auth mode `none` on {}, which is not a loopback address, would let anyone who can \
+                 reach it use Splunk through this server",
+                server.bind
+            ),
+            "set an auth mode (MCP_AUTH_MODE=jwt, ...), bind to 127.0.0.1, or pass \
+             --allow-unauthenticated (MCP_ALLOW_UNAUTHENTICATED=true) if something in front \
+             authenticates callers",
+        ));
+    }
+
+    let splunk = &settings.splunk;
+    let credentials_name = || names.get("splunk.credentials", "SPLUNK_CREDENTIALS");
+    match splunk.credentials {
+        CredentialsMode::Service => {
+            check_credential(
+                settings,
+                names,
+                "the service account Splunk sees for every caller",
+            )?;
+        }
+        CredentialsMode::Mirror => {
+            if auth.mode == AuthMode::None {
+                return Err(ConfigError::new(
+                    credentials_name(),
+                    "credentials `mirror` create a Splunk user per caller, and with auth mode \
+                     `none` there is no caller identity",
+                    "set MCP_AUTH_MODE (jwt, introspect, proxy or static), or use SPLUNK_CREDENTIALS=service",
+                ));
+            }
+            check_credential(
+                settings,
+                names,
+                "the admin credential that manages mirror users",
+            )?;
+            let mirror = &splunk.mirror;
+            if let Some(role) = mirror
+                .baseline_roles
+                .iter()
+                .find(|role| mirror.denied_roles.contains(role))
+            {
+                return Err(ConfigError::new(
+                    names.get(
+                        "splunk.mirror.baseline_roles",
+                        "SPLUNK_MIRROR_BASELINE_ROLES",
+                    ),
+                    format!("the baseline role `{role}` is also a denied role"),
+                    "remove it from SPLUNK_MIRROR_BASELINE_ROLES or from SPLUNK_MIRROR_DENIED_ROLES",
+                ));
+            }
+        }
+        CredentialsMode::Passthrough => {
+            if auth.mode == AuthMode::None {
+                return Err(ConfigError::new(
+                    credentials_name(),
+                    "credentials `passthrough` send the caller's token to Splunk, and with auth \
+                     mode `none` callers send no token",
+                    "set MCP_AUTH_MODE=jwt (or introspect, proxy), or use SPLUNK_CREDENTIALS=service",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Service and mirror modes need exactly one kind of Splunk credential.
+fn check_credential(settings: &Settings, names: &Names, what: &str) -> Result<(), ConfigError> {
+    let splunk = &settings.splunk;
+    let credentials = names.get("splunk.credentials", "SPLUNK_CREDENTIALS");
+    match (&splunk.token, &splunk.username, &splunk.password) {
+        (Some(_), None, None) | (None, Some(_), Some(_)) => Ok(()),
+        (Some(_), _, _) => Err(ConfigError::new(
+            names.get("splunk.token", "SPLUNK_TOKEN"),
+            format!("both a token and a username/password are set for {what}"),
+            "set SPLUNK_TOKEN, or SPLUNK_USERNAME and SPLUNK_PASSWORD, not both",
+        )),
+        (None, Some(_), None) => Err(ConfigError::new(
+            names.get("splunk.username", "SPLUNK_USERNAME"),
+            format!("a username without a password for {what}"),
+            "set SPLUNK_PASSWORD (or SPLUNK_PASSWORD_FILE), or use SPLUNK_TOKEN instead",
+        )),
+        (None, None, Some(_)) => Err(ConfigError::new(
+            names.get("splunk.password", "SPLUNK_PASSWORD"),
+            format!("a password without a username for {what}"),
+            "set SPLUNK_USERNAME too, or use SPLUNK_TOKEN instead",
+        )),
+        (None, None, None) => Err(ConfigError::new(
+            credentials,
+            format!("no Splunk credential for {what}"),
+            "set SPLUNK_TOKEN (or SPLUNK_TOKEN_FILE), or SPLUNK_USERNAME and SPLUNK_PASSWORD",
+        )),
+    }
+}

@@ -1,0 +1,337 @@
+//! `splunk-mcp doctor`: checks an operator runs before going live, each with a clear verdict.
+//!
+//! It is the seed's "Phase 0 spike" as a command: can the IdP be discovered and its keys
+//! fetched, does Splunk answer and which version is it, and does Splunk accept the bearer
+//! token a user would send (passthrough) on `current-context`.
+
+use std::process::ExitCode;
+
+use auth_core::{DiscoveryDocument, JwksCache, JwksCacheConfig, TokenVerifier};
+use splunk_client::{Client, Credentials};
+
+use crate::app::{inbound, outbound};
+use crate::config::{AuthMode, CredentialsMode, Settings};
+
+/// The verdicts so far.
+#[derive(Default)]
+struct Report {
+    failed: usize,
+}
+
+impl Report {
+    fn ok(&mut self, check: &str, detail: impl AsRef<str>) {
+        println!("[ ok ] {check}: {}", detail.as_ref());
+    }
+
+    fn info(&mut self, check: &str, detail: impl AsRef<str>) {
+        println!("[info] {check}: {}", detail.as_ref());
+    }
+
+    fn fail(&mut self, check: &str, detail: impl AsRef<str>, fix: impl AsRef<str>) {
+        self.failed += 1;
+        println!("[FAIL] {check}: {}", detail.as_ref());
+        println!("       fix: {}", fix.as_ref());
+    }
+}
+
+/// Runs every check that applies to `settings`; `token` is tried against Splunk as passthrough
+/// would send it. Exit status 0 when every check passed, 1 otherwise.
+pub async fn run(settings: &Settings, token: Option<&str>) -> anyhow::Result<ExitCode> {
+    let mut report = Report::default();
+    report.info(
+        "configuration",
+        format!(
+            "auth mode {}, Splunk credentials {}, Splunk at {}",
+            format!("{:?}", settings.auth.mode).to_lowercase(),
+            format!("{:?}", settings.splunk.credentials).to_lowercase(),
+            settings.splunk.base_url()
+        ),
+    );
+    check_idp(settings, &mut report).await;
+    check_splunk(settings, &mut report).await;
+    check_passthrough_rule(settings, &mut report);
+    if settings.splunk.credentials == CredentialsMode::Mirror {
+        check_mirror_admin(settings, &mut report).await;
+    }
+    if let Some(token) = token {
+        check_token(settings, token, &mut report).await;
+    } else if settings.splunk.credentials == CredentialsMode::Passthrough {
+        report.info(
+            "token",
+            "pass --token <access token> to check that Splunk accepts a user's token",
+        );
+    }
+    if report.failed == 0 {
+        println!("\nverdict: ready");
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("\nverdict: {} check(s) failed", report.failed);
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+/// Discovery document and key set of the IdP (jwt and introspect modes).
+async fn check_idp(settings: &Settings, report: &mut Report) {
+    let auth = &settings.auth;
+    if !matches!(auth.mode, AuthMode::Jwt | AuthMode::Introspect) {
+        return;
+    }
+    let http = match inbound::idp_http_client() {
+        Ok(http) => http,
+        Err(e) => return report.fail("idp", format!("{e:#}"), "report this as a bug"),
+    };
+    let mut jwks_uri = auth.jwks_uri.clone();
+    if let Some(url) = &auth.oidc_config_url {
+        match DiscoveryDocument::fetch(&http, url, auth.issuer_url.as_deref()).await {
+            Ok(doc) => {
+                report.ok(
+                    "idp discovery",
+                    format!("{url} names issuer {}", doc.issuer),
+                );
+                jwks_uri = doc.jwks_uri.or(jwks_uri);
+                if auth.mode == AuthMode::Introspect && auth.introspection_url.is_none() {
+                    match doc.introspection_endpoint {
+                        Some(ep) => report.ok("idp introspection", ep),
+                        None => report.fail(
+                            "idp introspection",
+                            "the discovery document has no introspection_endpoint",
+                            "set IDP_INTROSPECTION_URL",
+                        ),
+                    }
+                }
+            }
+            Err(e) => report.fail(
+                "idp discovery",
+                format!("{url}: {e}"),
+                "check IDP_OIDC_CONFIG_URL and that the IdP is reachable from this host",
+            ),
+        }
+    }
+    if auth.mode != AuthMode::Jwt {
+        return;
+    }
+    let Some(uri) = jwks_uri else {
+        return report.fail(
+            "idp keys",
+            "no JWKS URL known",
+            "set IDP_OIDC_CONFIG_URL, or IDP_JWKS_URI",
+        );
+    };
+    let cache = match JwksCache::new(&uri, std::sync::Arc::new(http), JwksCacheConfig::default()) {
+        Ok(cache) => cache,
+        Err(e) => return report.fail("idp keys", format!("{uri}: {e}"), "check IDP_JWKS_URI"),
+    };
+    match cache.refresh().await {
+        Ok(()) => report.ok("idp keys", format!("{uri} serves usable signing keys")),
+        Err(e) => report.fail(
+            "idp keys",
+            format!("{uri}: {e}"),
+            "the key set must be reachable and hold RSA, EC or OKP signing keys",
+        ),
+    }
+}
+
+/// Splunk answers, and with the configured credential (service, mirror admin) its version.
+async fn check_splunk(settings: &Settings, report: &mut Report) {
+    let splunk = &settings.splunk;
+    let config = match outbound::client_config(splunk) {
+        Ok(config) => config,
+        Err(e) => return report.fail("splunk", format!("{e:#}"), "fix the Splunk settings"),
+    };
+    let credentials = match splunk.credentials {
+        CredentialsMode::Passthrough => Credentials::bearer(String::new()),
+        _ => match outbound::configured_credentials(splunk) {
+            Ok(c) => c,
+            Err(e) => return report.fail("splunk", format!("{e:#}"), "set the credential"),
+        },
+    };
+    let client = match Client::new(&config, credentials) {
+        Ok(client) => client,
+        Err(e) => return report.fail("splunk", e.to_string(), "fix the Splunk settings"),
+    };
+    match client.server_info().await {
+        Ok(info) => {
+            report.ok(
+                "splunk",
+                format!(
+                    "{} answers: Splunk {} on {}",
+                    splunk.base_url(),
+                    info.version,
+                    info.host
+                ),
+            );
+            if settings.splunk.credentials == CredentialsMode::Passthrough
+                && !version_at_least(&info.version, 10, 2)
+            {
+                report.fail(
+                    "splunk version",
+                    format!("Splunk {} cannot validate IdP tokens", info.version),
+                    "passthrough needs Splunk 10.2 or later; use SPLUNK_CREDENTIALS=mirror",
+                );
+            }
+        }
+        Err(splunk_client::Error::Unauthorized { .. })
+            if splunk.credentials == CredentialsMode::Passthrough =>
+        {
+            report.ok(
+                "splunk",
+                format!(
+                    "{} answers (version unknown without a credential; pass --token)",
+                    splunk.base_url()
+                ),
+            );
+        }
+        Err(splunk_client::Error::Unauthorized { .. }) => report.fail(
+            "splunk",
+            "Splunk refuses the configured credential",
+            "check SPLUNK_TOKEN, or SPLUNK_USERNAME and SPLUNK_PASSWORD",
+        ),
+        Err(e) => report.fail(
+            "splunk",
+            format!("{}: {e}", splunk.base_url()),
+            "check SPLUNK_HOST, SPLUNK_PORT, SPLUNK_SCHEME and, for TLS, SPLUNK_CA_BUNDLE",
+        ),
+    }
+}
+
+/// Explains the MCP token-passthrough rule and how this configuration meets it.
+fn check_passthrough_rule(settings: &Settings, report: &mut Report) {
+    if settings.splunk.credentials != CredentialsMode::Passthrough {
+        return;
+    }
+    let auth = &settings.auth;
+    if auth.passthrough_audience_ack {
+        report.info(
+            "passthrough audience",
+            format!(
+                "MCP_PASSTHROUGH_AUDIENCE_ACK=true: tokens for {:?} are forwarded to Splunk \
+                 without checking that they name Splunk; the MCP spec forbids passing on a \
+                 token not issued for the API it is sent to, so Splunk must be configured to \
+                 accept this audience",
+                auth.audience
+            ),
+        );
+    } else {
+        report.ok(
+            "passthrough audience",
+            format!(
+                "tokens are accepted only when their aud names both this server ({:?}) and \
+                 Splunk ({:?}), so every token forwarded was issued for Splunk too (MCP \
+                 token-passthrough rule); configure the IdP to issue both audiences, or use \
+                 SPLUNK_CREDENTIALS=mirror",
+                auth.audience, auth.splunk_audience
+            ),
+        );
+    }
+}
+
+/// The mirror admin credential's capabilities.
+async fn check_mirror_admin(settings: &Settings, report: &mut Report) {
+    let wanted = crate::app::readiness_capabilities();
+    let client = match outbound::client_config(&settings.splunk)
+        .and_then(|config| outbound::configured_client(&config, &settings.splunk))
+    {
+        Ok(client) => client,
+        Err(e) => return report.fail("mirror admin", format!("{e:#}"), "set the admin credential"),
+    };
+    match client.missing_capabilities(wanted).await {
+        Ok(missing) if missing.is_empty() => {
+            report.ok("mirror admin", format!("has {}", wanted.join(" and ")));
+        }
+        Ok(missing) => report.fail(
+            "mirror admin",
+            format!("the admin credential lacks {}", missing.join(", ")),
+            "give its role the capabilities edit_user and edit_tokens_all",
+        ),
+        Err(e) => report.fail(
+            "mirror admin",
+            e.to_string(),
+            "check SPLUNK_TOKEN, or SPLUNK_USERNAME and SPLUNK_PASSWORD",
+        ),
+    }
+}
+
+/// What this server and Splunk make of `token`.
+async fn check_token(settings: &Settings, token: &str, report: &mut Report) {
+    match auth_core::parse_unverified(token) {
+        Ok(parsed) => {
+            let aud = parsed.payload.get("aud").cloned().unwrap_or_default();
+            let iss = parsed.payload.get("iss").cloned().unwrap_or_default();
+            report.info("token", format!("a JWT from {iss}, audience {aud}"));
+        }
+        Err(_) => report.info("token", "not a JWT (an opaque token)"),
+    }
+    match inbound::build(settings).await {
+        Ok(Some(inbound)) => match inbound.verifier.verify(token).await {
+            Ok(ctx) => report.ok(
+                "token at this server",
+                format!(
+                    "accepted: subject {}, scopes {:?}, groups {:?}",
+                    ctx.subject(),
+                    ctx.scopes().iter().collect::<Vec<_>>(),
+                    ctx.groups()
+                ),
+            ),
+            Err(e) => report.fail(
+                "token at this server",
+                format!("refused: {e}"),
+                "request the token for MCP_OAUTH_AUDIENCE (resource indicator) from the configured IdP",
+            ),
+        },
+        Ok(None) => report.info("token at this server", "auth mode none: not checked"),
+        Err(e) => report.fail("token at this server", format!("{e:#}"), "fix the auth settings"),
+    }
+    let client = match outbound::client_config(&settings.splunk)
+        .and_then(|config| Client::new(&config, Credentials::bearer(token)).map_err(Into::into))
+    {
+        Ok(client) => client,
+        Err(e) => {
+            return report.fail(
+                "token at Splunk",
+                format!("{e:#}"),
+                "fix the Splunk settings",
+            );
+        }
+    };
+    match client.current_context().await {
+        Ok(ctx) => report.ok(
+            "token at Splunk",
+            format!(
+                "Splunk accepts it as {} with roles {}",
+                ctx.username,
+                ctx.roles.join(", ")
+            ),
+        ),
+        Err(splunk_client::Error::Unauthorized { .. }) => report.fail(
+            "token at Splunk",
+            "Splunk refuses the token on /services/authentication/current-context",
+            "configure Splunk 10.2+ to trust the IdP (issuer, JWKS, audience, username claim, \
+             group-to-role mapping); see docs/auth-oauth.md",
+        ),
+        Err(e) => report.fail(
+            "token at Splunk",
+            e.to_string(),
+            "check that Splunk is reachable",
+        ),
+    }
+}
+
+/// Whether a Splunk version string is at least `major.minor`.
+fn version_at_least(version: &str, major: u32, minor: u32) -> bool {
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let found = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    found >= (major, minor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::version_at_least;
+
+    #[test]
+    fn versions_compare_numerically() {
+        assert!(version_at_least("10.2.0", 10, 2));
+        assert!(version_at_least("10.10", 10, 2));
+        assert!(!version_at_least("9.4.1", 10, 2));
+        assert!(!version_at_least("garbage", 10, 2));
+    }
+}

@@ -1,0 +1,16 @@
+//! The `splunk-mcp` binary end to end: spawned as a child process with a clean environment,
+//! in front of the real IdP (tests/idp) and an in-process Splunk emulator that trusts it,
+//! driven by real MCP clients (rmcp over streamable HTTP and stdio, the TypeScript SDK).
+//!
+//! One integration-test binary so the build is shared; each test starts its own world.
+
+mod config;
+mod doctor;
+mod http_auth;
+mod mirror;
+mod passthrough;
+mod probes;
+mod scopes;
+mod spl_guard;
+mod stdio;
+mod support;

@@ -1,0 +1,295 @@
+//! Driving the real `splunk-mcp` binary: spawning it (HTTP or stdio) with a clean environment,
+//! reading its announced endpoint, its stderr log and audit lines, and talking to it with the
+//! rmcp client and the TypeScript SDK client.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use e2e_tests::{SignIn, World};
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::RunningService;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::{RoleClient, ServiceExt};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
+
+/// The binary under test.
+pub(crate) const BINARY: &str = env!("CARGO_BIN_EXE_splunk-mcp");
+
+/// How long the binary may take to announce its endpoint (debug build, 2 busy cores).
+const STARTUP: Duration = Duration::from_secs(60);
+
+/// A fresh file under the test target's temp directory for a child's stderr.
+pub(crate) fn log_path(what: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!(
+        "{what}-{}-{}.log",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
+/// The binary with an empty environment but `PATH` and the given variables, so nothing from
+/// the developer's shell (a real `SPLUNK_HOST`, `RUST_LOG`, ...) leaks in.
+pub(crate) fn command(env: &[(&str, String)]) -> Command {
+    let mut command = Command::new(BINARY);
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .kill_on_drop(true);
+    command
+}
+
+/// The environment of a server in `jwt` mode passing the caller's IdP token to the world's
+/// emulator, logging JSON lines.
+pub(crate) fn passthrough_env(world: &World) -> Vec<(&'static str, String)> {
+    let mut env = splunk_env(world);
+    env.extend([
+        ("MCP_AUTH_MODE", "jwt".to_owned()),
+        ("IDP_OIDC_CONFIG_URL", world.idp.discovery_url()),
+        ("SPLUNK_CREDENTIALS", "passthrough".to_owned()),
+    ]);
+    env
+}
+
+/// Where the world's emulator is (plain HTTP on loopback), and JSON logs at `info`.
+pub(crate) fn splunk_env(world: &World) -> Vec<(&'static str, String)> {
+    vec![
+        ("SPLUNK_HOST", "127.0.0.1".to_owned()),
+        ("SPLUNK_PORT", world.splunk.local_addr().port().to_string()),
+        ("SPLUNK_SCHEME", "http".to_owned()),
+        ("SPLUNK_VERIFY_SSL", "false".to_owned()),
+        ("MCP_LOG_FORMAT", "json".to_owned()),
+        ("MCP_LOG_LEVEL", "info".to_owned()),
+    ]
+}
+
+/// A running `splunk-mcp serve --transport http`, killed when dropped.
+pub(crate) struct Server {
+    child: Child,
+    // Kept open so the binary never writes to a closed pipe.
+    _stdout: Lines<BufReader<ChildStdout>>,
+    /// `http://127.0.0.1:PORT`.
+    pub(crate) base_url: String,
+    /// `http://127.0.0.1:PORT/mcp`.
+    pub(crate) mcp_url: String,
+    /// The binary's stderr.
+    pub(crate) log: PathBuf,
+}
+
+impl Server {
+    /// Starts the binary on a free loopback port with `env` and waits for its first stdout
+    /// line, `splunk-mcp: MCP endpoint http://127.0.0.1:PORT/mcp`.
+    pub(crate) async fn start(env: &[(&str, String)]) -> Self {
+        let log = log_path("splunk-mcp");
+        let stderr = std::fs::File::create(&log).expect("server log file");
+        let mut child = command(env)
+            .args(["serve", "--transport", "http", "--bind", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn splunk-mcp");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let first = tokio::time::timeout(STARTUP, stdout.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("no endpoint line within {STARTUP:?}: {}", read(&log)))
+            .expect("read stdout")
+            .unwrap_or_else(|| panic!("splunk-mcp exited before serving: {}", read(&log)));
+        let mcp_url = first
+            .strip_prefix("splunk-mcp: MCP endpoint ")
+            .unwrap_or_else(|| panic!("unexpected first stdout line {first:?}"))
+            .to_owned();
+        let base_url = mcp_url
+            .strip_suffix("/mcp")
+            .unwrap_or_else(|| panic!("endpoint {mcp_url} does not end in /mcp"))
+            .to_owned();
+        assert!(base_url.starts_with("http://127.0.0.1:"), "{base_url}");
+        Self {
+            child,
+            _stdout: stdout,
+            base_url,
+            mcp_url,
+            log,
+        }
+    }
+
+    /// The stderr log so far.
+    pub(crate) fn log_text(&self) -> String {
+        read(&self.log)
+    }
+
+    /// Whether the process is still running.
+    pub(crate) fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+/// A file's text, empty when it cannot be read.
+pub(crate) fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// The JSON log lines at target `audit`, each as one object: the event's fields (whether the
+/// formatter nests them under `fields` or flattens them) next to `target` and `level`.
+pub(crate) fn audit_events(log: &str) -> Vec<Value> {
+    log.lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["target"] == "audit")
+        .map(|mut line| {
+            if let Some(Value::Object(fields)) = line.get("fields").cloned() {
+                let object = line.as_object_mut().expect("a JSON log line is an object");
+                object.extend(fields);
+            }
+            line
+        })
+        .collect()
+}
+
+/// Waits (up to 10 s) until the log holds `count` audit events matching `matches`; they are
+/// written when a call ends, which may be just after the client got its answer.
+pub(crate) async fn wait_for_audit(
+    log: &Path,
+    count: usize,
+    matches: impl Fn(&Value) -> bool,
+) -> Vec<Value> {
+    let mut found = Vec::new();
+    for _ in 0..100 {
+        found = audit_events(&read(log))
+            .into_iter()
+            .filter(|e| matches(e))
+            .collect();
+        if found.len() >= count {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "expected {count} matching audit events, found {}: {found:?}\nlog:\n{}",
+        found.len(),
+        read(log)
+    );
+}
+
+/// A world (IdP with `--extra-audience splunk`, emulator trusting it) and a server in front of
+/// it in `jwt` + `passthrough` mode, with `extra` variables on top.
+pub(crate) async fn passthrough_server(extra: &[(&'static str, String)]) -> (World, Server) {
+    let world = World::start().await;
+    let mut env = passthrough_env(&world);
+    env.extend(extra.iter().cloned());
+    let server = Server::start(&env).await;
+    (world, server)
+}
+
+/// An access token of `user` for the server's resource, with `scope`.
+pub(crate) async fn token_for(world: &World, server: &Server, user: &str, scope: &str) -> String {
+    world
+        .idp
+        .access_token(
+            &world.http,
+            &SignIn::new(user)
+                .for_resource(&server.mcp_url)
+                .with_scope(scope),
+        )
+        .await
+}
+
+/// The rmcp client connected over streamable HTTP with `Authorization: Bearer <token>`.
+pub(crate) async fn connect(mcp_url: &str, token: &str) -> RunningService<RoleClient, ()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("HTTP client");
+    let config = StreamableHttpClientTransportConfig::with_uri(mcp_url).auth_header(token);
+    ().serve(StreamableHttpClientTransport::with_client(http, config))
+        .await
+        .unwrap_or_else(|e| panic!("MCP initialize at {mcp_url}: {e}"))
+}
+
+/// Calls `tool` with `args` (a JSON object); a protocol error panics, a tool error is returned.
+pub(crate) async fn call(
+    client: &RunningService<RoleClient, ()>,
+    tool: &str,
+    args: Value,
+) -> CallToolResult {
+    let Value::Object(args) = args else {
+        panic!("tool arguments are an object");
+    };
+    client
+        .call_tool(CallToolRequestParams::new(tool.to_owned()).with_arguments(args))
+        .await
+        .unwrap_or_else(|e| panic!("{tool}: {e}"))
+}
+
+/// The text content of a tool result, joined.
+pub(crate) fn text(result: &CallToolResult) -> String {
+    result
+        .content
+        .iter()
+        .filter_map(|c| c.as_text().map(|t| t.text.clone()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The sorted `index` column of a search result's rows (`structuredContent.rows`).
+pub(crate) fn indexes_in(structured: &Value) -> Vec<String> {
+    let rows = structured["rows"]
+        .as_array()
+        .unwrap_or_else(|| panic!("rows in {structured}"));
+    let mut indexes: Vec<String> = rows
+        .iter()
+        .filter_map(|row| row["index"].as_str().map(str::to_owned))
+        .collect();
+    indexes.sort();
+    indexes
+}
+
+/// The SPL both users run: which indexes their role lets them see.
+pub(crate) fn count_by_index() -> Value {
+    serde_json::json!({"spl": "index=* | stats count by index", "earliest": "0"})
+}
+
+/// What `node tests/clients/mcp-client.mjs` printed and how it exited.
+pub(crate) struct NodeRun {
+    pub(crate) success: bool,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+}
+
+/// Runs the TypeScript SDK client script with `args` after `--url URL [--token T]`.
+pub(crate) async fn ts_client(mcp_url: &str, token: Option<&str>, args: &[&str]) -> NodeRun {
+    let script = e2e_tests::workspace_root()
+        .join("tests")
+        .join("clients")
+        .join("mcp-client.mjs");
+    assert!(
+        script.is_file(),
+        "{} is missing (the TypeScript SDK client)",
+        script.display()
+    );
+    let mut command = Command::new("node");
+    command
+        .arg(&script)
+        .args(["--url", mcp_url])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .kill_on_drop(true);
+    if let Some(token) = token {
+        command.args(["--token", token]);
+    }
+    let output = tokio::time::timeout(Duration::from_secs(60), command.args(args).output())
+        .await
+        .expect("the TypeScript client finishes within 60 s")
+        .expect("run node");
+    NodeRun {
+        success: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
