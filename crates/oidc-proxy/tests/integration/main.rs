@@ -1,0 +1,10 @@
+//! Integration tests of oidc-proxy: one conformance suite run against every store, token
+//! issuing checked by auth-core, and dynamic client registration over HTTP.
+
+mod cimd;
+mod conformance;
+mod registration;
+mod stores;
+mod support;
+mod tokens;
+mod upstream;
