@@ -6,6 +6,13 @@
 //! `client-export` reads the same export with splunk-client (`examples/export_bench.rs`) and with
 //! Python's splunk-sdk `JSONResultsReader` (`bench/export_reader.py`, in a venv under `target/`
 //! with a pinned splunk-sdk), one process per run so each reports its own peak memory.
+//!
+//! `compare` sets splunk-mcp against the Python MCP servers (FastMCP, mcp-server-for-splunk)
+//! under wrk and writes docs/benchmarks.md; see [`compare`].
+
+mod compare;
+mod idp;
+mod load;
 
 use std::time::{Duration, Instant};
 
@@ -21,13 +28,17 @@ pub(crate) enum Target {
     Export,
     /// splunk-client's export stream against Python splunk-sdk's JSONResultsReader, side by side.
     ClientExport,
+    /// splunk-mcp against FastMCP and mcp-server-for-splunk under wrk: protocol path, search
+    /// path, resource use and micro figures; writes docs/benchmarks.md.
+    Compare,
 }
 
 /// Runs the chosen measurement and prints a table.
 pub(crate) async fn run(target: Target, quick: bool) -> anyhow::Result<()> {
     match target {
         Target::Export => export(quick).await,
-        Target::ClientExport => client_export(quick).await,
+        Target::ClientExport => client_export(quick).await.map(drop),
+        Target::Compare => compare::run(quick).await,
     }
 }
 
@@ -208,7 +219,16 @@ struct ReaderFigures {
     peak_rss_kib: u64,
 }
 
-async fn client_export(quick: bool) -> anyhow::Result<()> {
+/// The largest size's figures of `client-export`: rows/s of splunk-client and of splunk-sdk.
+struct ClientExportSummary {
+    rows: u64,
+    /// Reading the export over HTTP from the emulator: (splunk-client, splunk-sdk).
+    network: (f64, f64),
+    /// Parsing the saved body from a file: (splunk-client, splunk-sdk).
+    file: (f64, f64),
+}
+
+async fn client_export(quick: bool) -> anyhow::Result<ClientExportSummary> {
     cargo(
         "build emulator (release)",
         &[
@@ -250,12 +270,14 @@ async fn client_export(quick: bool) -> anyhow::Result<()> {
     println!("| rows | reader | seconds | rows/s | peak RSS (MiB) |");
     println!("|---:|---|---:|---:|---:|");
     let mut ratios = Vec::new();
+    let mut network = (0.0, 0.0);
     for &rows in sizes {
         let rows_arg = rows.to_string();
         let args = ["--url", emulator.url.as_str(), "--rows", rows_arg.as_str()];
         let rust = run_reader(rust_bench.as_os_str(), &[], &args).await?;
         let py = run_reader(python.as_os_str(), &[script.as_os_str()], &args).await?;
         print_reader_rows(rows, "splunk-client (Rust)", &rust, &py);
+        network = (rust.rows_per_sec, py.rows_per_sec);
         ratios.push((
             rows,
             rust.rows_per_sec / py.rows_per_sec,
@@ -294,7 +316,11 @@ async fn client_export(quick: bool) -> anyhow::Result<()> {
         py.peak_rss_kib as f64 / rust.peak_rss_kib.max(1) as f64
     );
     std::fs::remove_file(&body).ok();
-    Ok(())
+    Ok(ClientExportSummary {
+        rows,
+        network,
+        file: (rust.rows_per_sec, py.rows_per_sec),
+    })
 }
 
 /// Saves the body of `search index=bench | head N`'s export to a file, streaming.

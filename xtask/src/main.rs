@@ -5,6 +5,7 @@
 
 mod bench;
 mod demo;
+mod integration;
 mod npm;
 mod process;
 mod test;
@@ -23,23 +24,26 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Format check, clippy (-D warnings), then every unit and integration test from one build.
+    /// Format check, clippy (-D warnings), every unit and integration test from one build, then
+    /// `integration`.
     Test,
-    /// Start the Splunk emulator with its sample data and print how to query it; Ctrl-C stops it.
+    /// The official MCP conformance suite against splunk-mcp (HTTP, with the Splunk emulator);
+    /// fails unless exactly the scenarios in tests/clients/conformance-expected-failures.txt fail.
+    Integration,
+    /// Start splunk-mcp with OAuth (the test IdP) in front of the Splunk emulator and print an
+    /// endpoint, tokens for alice and bob, and how to connect; Ctrl-C stops everything.
     Demo {
-        /// Address the emulator binds to.
-        #[arg(long, default_value = "127.0.0.1:8089")]
+        /// Address splunk-mcp binds to.
+        #[arg(long, default_value = "127.0.0.1:8000")]
         bind: String,
-        /// Serve HTTPS with a self-signed certificate, like a fresh Splunk.
-        #[arg(long)]
-        tls: bool,
     },
-    /// Measurements: `export` streams 10k, 100k and 1M rows out of the emulator and reports its memory.
+    /// Measurements: `compare` (default) puts splunk-mcp beside the Python MCP servers under wrk
+    /// and writes docs/benchmarks.md; `export` and `client-export` measure the export path.
     Bench {
         /// What to measure.
-        #[arg(value_enum, default_value = "export")]
+        #[arg(value_enum, default_value = "compare")]
         target: bench::Target,
-        /// A short smoke run (10k rows only), so the harness cannot rot.
+        /// A short smoke run with the test build, so the harness cannot rot (part of `cargo xtask test`).
         #[arg(long)]
         quick: bool,
     },
@@ -57,7 +61,8 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async {
         match cli.command {
             Command::Test => test::run().await,
-            Command::Demo { bind, tls } => demo::run(&bind, tls).await,
+            Command::Integration => integration::run().await,
+            Command::Demo { bind } => demo::run(&bind).await,
             Command::Bench { target, quick } => bench::run(target, quick).await,
         }
     })

@@ -1,11 +1,12 @@
 //! `cargo xtask test`: the one test command, used by developers and by `.ci/run` alike.
 
-use crate::npm;
 use crate::process::cargo;
+use crate::{bench, integration, npm};
 
-/// Format check, lints, then all tests (after installing the IdP's npm packages, which the
-/// end-to-end tests start). `cargo test --workspace` compiles unit and integration
-/// tests of every crate in one build, and the test profile is shared with later steps.
+/// Format check, lints, then all tests (after installing the npm packages of the IdP and the
+/// MCP clients, which the end-to-end tests start), then the conformance suite. `cargo test
+/// --workspace` compiles unit and integration tests of every crate in one build, and its
+/// binaries are reused by the integration step.
 pub(crate) async fn run() -> anyhow::Result<()> {
     cargo("format check", &["fmt", "--all", "--", "--check"]).await?;
     cargo(
@@ -23,6 +24,9 @@ pub(crate) async fn run() -> anyhow::Result<()> {
     .await?;
     npm::ensure_installed().await?;
     cargo("tests", &["test", "--workspace", "--locked"]).await?;
+    integration::run().await?;
+    // The comparison harness in its smoke mode, so it cannot rot (`cargo xtask bench` measures).
+    bench::run(bench::Target::Compare, true).await?;
     eprintln!("xtask: all checks passed");
     Ok(())
 }
