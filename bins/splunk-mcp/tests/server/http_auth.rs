@@ -2,26 +2,11 @@
 //! and RFC 9728 protected resource metadata at both well-known paths.
 
 use reqwest::StatusCode;
-use reqwest::header::WWW_AUTHENTICATE;
 use serde_json::{Value, json};
 
 use e2e_tests::{MCP_RESOURCE, SignIn, jwt_claims};
 
-use crate::support::{passthrough_server, token_for};
-
-/// A JSON-RPC `initialize` request, as a client's first POST.
-fn initialize() -> Value {
-    json!({
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {
-            "protocolVersion": "2025-06-18",
-            "capabilities": {},
-            "clientInfo": {"name": "raw-http", "version": "0"}
-        }
-    })
-}
+use crate::support::{challenge_of, initialize_request, passthrough_server, post_mcp, token_for};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_token_gets_the_bearer_challenge_naming_the_metadata() {
@@ -31,18 +16,16 @@ async fn no_token_gets_the_bearer_challenge_naming_the_metadata() {
         server.base_url
     );
 
-    let response = world
-        .http
-        .post(&server.mcp_url)
-        .header("accept", "application/json, text/event-stream")
-        .json(&initialize())
-        .send()
-        .await
-        .expect("POST /mcp");
+    let response = post_mcp(
+        &world.http,
+        &server.mcp_url,
+        None,
+        None,
+        &initialize_request(),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    let challenge = response.headers()[WWW_AUTHENTICATE]
-        .to_str()
-        .expect("ASCII challenge");
+    let challenge = challenge_of(&response);
     // No `error` attribute without a token (RFC 6750 §3.1); the scopes this server knows.
     assert_eq!(
         challenge,
@@ -52,20 +35,16 @@ async fn no_token_gets_the_bearer_challenge_naming_the_metadata() {
     );
 
     // A token that is not a JWT of the IdP: invalid_token, still pointing at the metadata.
-    let response = world
-        .http
-        .post(&server.mcp_url)
-        .header("accept", "application/json, text/event-stream")
-        .bearer_auth("not-a-real-token")
-        .json(&initialize())
-        .send()
-        .await
-        .expect("POST /mcp");
+    let response = post_mcp(
+        &world.http,
+        &server.mcp_url,
+        Some("not-a-real-token"),
+        None,
+        &initialize_request(),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    let challenge = response.headers()[WWW_AUTHENTICATE]
-        .to_str()
-        .expect("ASCII challenge")
-        .to_owned();
+    let challenge = challenge_of(&response);
     assert!(
         challenge.starts_with(r#"Bearer error="invalid_token""#),
         "{challenge}"
@@ -120,20 +99,16 @@ async fn a_token_for_another_resource_is_refused() {
         jwt_claims(&elsewhere)["aud"],
         json!([MCP_RESOURCE, "splunk"])
     );
-    let response = world
-        .http
-        .post(&server.mcp_url)
-        .header("accept", "application/json, text/event-stream")
-        .bearer_auth(&elsewhere)
-        .json(&initialize())
-        .send()
-        .await
-        .expect("POST /mcp");
+    let response = post_mcp(
+        &world.http,
+        &server.mcp_url,
+        Some(&elsewhere),
+        None,
+        &initialize_request(),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    let challenge = response.headers()[WWW_AUTHENTICATE]
-        .to_str()
-        .expect("ASCII challenge")
-        .to_owned();
+    let challenge = challenge_of(&response);
     assert!(
         challenge.starts_with(r#"Bearer error="invalid_token""#),
         "{challenge}"
@@ -148,15 +123,14 @@ async fn a_session_is_bound_to_the_user_who_opened_it() {
     let alice = token_for(&world, &server, "alice", scopes).await;
     let bob = token_for(&world, &server, "bob", scopes).await;
 
-    let response = world
-        .http
-        .post(&server.mcp_url)
-        .header("accept", "application/json, text/event-stream")
-        .bearer_auth(&alice)
-        .json(&initialize())
-        .send()
-        .await
-        .expect("initialize");
+    let response = post_mcp(
+        &world.http,
+        &server.mcp_url,
+        Some(&alice),
+        None,
+        &initialize_request(),
+    )
+    .await;
     assert_eq!(response.status(), StatusCode::OK);
     let session = response.headers()["mcp-session-id"]
         .to_str()

@@ -2,30 +2,11 @@
 //! `splunk_search`, and `tools/list` shows only the tools the caller may call.
 
 use reqwest::StatusCode;
-use reqwest::header::WWW_AUTHENTICATE;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::support::{call, connect, passthrough_server, text, token_for};
-
-/// POSTs one JSON-RPC message to `/mcp` with the bearer token and session id.
-async fn post(
-    http: &reqwest::Client,
-    url: &str,
-    token: &str,
-    session: Option<&str>,
-    message: &Value,
-) -> reqwest::Response {
-    let mut request = http
-        .post(url)
-        .bearer_auth(token)
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2025-06-18")
-        .json(message);
-    if let Some(session) = session {
-        request = request.header("mcp-session-id", session);
-    }
-    request.send().await.expect("POST /mcp")
-}
+use crate::support::{
+    call, challenge_of, connect, initialize_request, passthrough_server, post_mcp, text, token_for,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_call_without_its_scope_is_403_with_a_step_up_challenge() {
@@ -33,19 +14,12 @@ async fn a_call_without_its_scope_is_403_with_a_step_up_challenge() {
     let read_only = token_for(&world, &server, "alice", "openid splunk:read").await;
 
     // A session opened the way any client does.
-    let response = post(
+    let response = post_mcp(
         &world.http,
         &server.mcp_url,
-        &read_only,
+        Some(&read_only),
         None,
-        &json!({
-            "jsonrpc": "2.0", "id": 1, "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": {"name": "raw-http", "version": "0"}
-            }
-        }),
+        &initialize_request(),
     )
     .await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -54,20 +28,20 @@ async fn a_call_without_its_scope_is_403_with_a_step_up_challenge() {
         .get("mcp-session-id")
         .map(|v| v.to_str().expect("ASCII session id").to_owned());
     let _ = response.text().await;
-    let response = post(
+    let response = post_mcp(
         &world.http,
         &server.mcp_url,
-        &read_only,
+        Some(&read_only),
         session.as_deref(),
         &json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
     )
     .await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
 
-    let response = post(
+    let response = post_mcp(
         &world.http,
         &server.mcp_url,
-        &read_only,
+        Some(&read_only),
         session.as_deref(),
         &json!({
             "jsonrpc": "2.0", "id": 2, "method": "tools/call",
@@ -76,10 +50,7 @@ async fn a_call_without_its_scope_is_403_with_a_step_up_challenge() {
     )
     .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    let challenge = response.headers()[WWW_AUTHENTICATE]
-        .to_str()
-        .expect("ASCII challenge")
-        .to_owned();
+    let challenge = challenge_of(&response);
     assert!(
         challenge.starts_with(r#"Bearer error="insufficient_scope""#),
         "{challenge}"
@@ -169,26 +140,16 @@ async fn required_scopes_gate_every_request() {
     let (world, server) =
         passthrough_server(&[("MCP_AUTH_REQUIRED_SCOPES", "splunk:read".to_owned())]).await;
     let search_only = token_for(&world, &server, "alice", "openid splunk:search").await;
-    let response = post(
+    let response = post_mcp(
         &world.http,
         &server.mcp_url,
-        &search_only,
+        Some(&search_only),
         None,
-        &json!({
-            "jsonrpc": "2.0", "id": 1, "method": "initialize",
-            "params": {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {},
-                "clientInfo": {"name": "raw-http", "version": "0"}
-            }
-        }),
+        &initialize_request(),
     )
     .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
-    let challenge = response.headers()[WWW_AUTHENTICATE]
-        .to_str()
-        .expect("ASCII challenge")
-        .to_owned();
+    let challenge = challenge_of(&response);
     assert!(
         challenge.starts_with(r#"Bearer error="insufficient_scope""#),
         "{challenge}"

@@ -293,3 +293,48 @@ pub(crate) async fn ts_client(mcp_url: &str, token: Option<&str>, args: &[&str])
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
     }
 }
+
+/// A JSON-RPC `initialize` request, as a client's first POST.
+pub(crate) fn initialize_request() -> Value {
+    serde_json::json!({
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {
+            "protocolVersion": "2025-06-18",
+            "capabilities": {},
+            "clientInfo": {"name": "raw-http", "version": "0"}
+        }
+    })
+}
+
+/// POSTs one JSON-RPC message to `/mcp` as a raw HTTP client would, with the bearer token and
+/// session id when given.
+pub(crate) async fn post_mcp(
+    http: &reqwest::Client,
+    url: &str,
+    token: Option<&str>,
+    session: Option<&str>,
+    message: &Value,
+) -> reqwest::Response {
+    let mut request = http
+        .post(url)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-06-18")
+        .json(message);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    if let Some(session) = session {
+        request = request.header("mcp-session-id", session);
+    }
+    request.send().await.expect("POST /mcp")
+}
+
+/// The `WWW-Authenticate` challenge of a response.
+pub(crate) fn challenge_of(response: &reqwest::Response) -> String {
+    response.headers()[reqwest::header::WWW_AUTHENTICATE]
+        .to_str()
+        .expect("ASCII challenge")
+        .to_owned()
+}
