@@ -3,7 +3,8 @@
 --
 -- Environment: BENCH_BODY (the JSON-RPC request), BENCH_HEADERS (extra headers, one
 -- `Name: value` per line: Authorization, MCP-Protocol-Version, ...), BENCH_EXPECT (a string every
--- successful answer contains). The summary is one line starting with BENCH_RESULT.
+-- successful answer contains) and BENCH_EXPECT_COUNT (how many times at least, e.g. once per
+-- row of a search). The summary is one line starting with BENCH_RESULT.
 
 wrk.method = "POST"
 wrk.body = os.getenv("BENCH_BODY")
@@ -17,6 +18,7 @@ for line in string.gmatch(os.getenv("BENCH_HEADERS") or "", "[^\n]+") do
 end
 
 local expect = os.getenv("BENCH_EXPECT") or ""
+local expect_count = tonumber(os.getenv("BENCH_EXPECT_COUNT") or "1") or 1
 local threads = {}
 
 function setup(thread)
@@ -28,12 +30,25 @@ function init(args)
   first_failure = ""
 end
 
+-- Whether `text` occurs at least `wanted` times in `body` (plain search, stops once found enough).
+local function occurs(body, text, wanted)
+  local found, from = 0, 1
+  while found < wanted do
+    local at = string.find(body, text, from, true)
+    if not at then
+      return false
+    end
+    found, from = found + 1, at + #text
+  end
+  return true
+end
+
 -- A 200 whose body is a JSON-RPC error, a tool error, or lacks the expected content is a failure
 -- too (wrk counts other statuses itself).
 function response(status, headers, body)
   if status == 200 then
     local ok = string.find(body, '"result"', 1, true)
-      and string.find(body, expect, 1, true)
+      and occurs(body, expect, expect_count)
       and not string.find(body, '"isError":true', 1, true)
     if not ok then
       failures = failures + 1

@@ -10,11 +10,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use josekit::jwk::Jwk;
-use josekit::jws::JwsVerifier;
 use parking_lot::{Mutex, RwLock};
 use serde::Deserialize;
 
-use crate::algorithm::Algorithm;
+use crate::algorithm::{Algorithm, KeyVerifier};
 use crate::error::{AuthError, ConfigError, clip};
 use crate::http_client::{HttpClient, HttpResponse};
 
@@ -63,15 +62,15 @@ impl Default for JwksCacheConfig {
 /// One usable public key with a ready verifier per allowed algorithm (building a verifier
 /// parses the key, too slow to do per request).
 struct KeyEntry {
-    verifiers: Vec<(Algorithm, Box<dyn JwsVerifier>)>,
+    verifiers: Vec<(Algorithm, KeyVerifier)>,
 }
 
 impl KeyEntry {
-    fn verifier(&self, alg: Algorithm) -> Option<&dyn JwsVerifier> {
+    fn verifier(&self, alg: Algorithm) -> Option<&KeyVerifier> {
         self.verifiers
             .iter()
             .find(|(a, _)| *a == alg)
-            .map(|(_, v)| v.as_ref())
+            .map(|(_, v)| v)
     }
 }
 
@@ -338,7 +337,7 @@ fn verify_with(
             })?;
             verifier
                 .verify(message, signature)
-                .map_err(|e| AuthError::InvalidSignature(e.to_string()))
+                .map_err(AuthError::InvalidSignature)
         }
         None => {
             // No kid: an IdP with a single key often omits it; try each key that fits the alg.
@@ -386,8 +385,8 @@ fn parse_jwks(body: &[u8], algorithms: &[Algorithm]) -> Result<KeySet, String> {
         if jwk.algorithm().is_some() && declared.is_none() {
             continue;
         }
-        // josekit's verifiers read only the public parameters, so a JWKS that wrongly carries
-        // private parts still yields public-key verifiers; `kid` and `alg` come from the entry.
+        // The verifiers read only the public parameters, so a JWKS that wrongly carries private
+        // parts still yields public-key verifiers; `kid` and `alg` come from the entry.
         let public = &jwk;
         let verifiers: Vec<_> = algorithms
             .iter()

@@ -39,9 +39,8 @@ def main():
         return
 
     url = urlparse(args.url)
-    # Log in before the clock starts, as the Rust side does. splunklib's own login() reads the
-    # XML answer Splunk gives without output_mode; the emulator only answers JSON, so the session
-    # key is fetched with output_mode=json and handed to splunklib (sent as `Splunk <key>`).
+    # Log in before the clock starts, as the Rust side does: the session key is fetched the way
+    # splunk-client does it (output_mode=json) and handed to splunklib (sent as `Splunk <key>`).
     form = urlencode({"username": args.username, "password": args.password, "output_mode": "json"})
     with urlopen(f"{args.url}/services/auth/login", data=form.encode()) as answer:
         session_key = json.load(answer)["sessionKey"]

@@ -18,7 +18,8 @@ pub struct EmulatorConfig {
     pub session_ttl_secs: u64,
     /// Time a finished ad hoc search job is kept, in seconds (default 600, as Splunk's `ttl`).
     pub job_ttl_secs: u64,
-    /// How long a `normal` job stays `QUEUED` before it runs, in milliseconds (default 50).
+    /// How long a job (`normal` or `blocking`) stays `QUEUED` before it runs, in milliseconds
+    /// (default 50).
     pub job_queue_delay_ms: u64,
     /// Minimum time a job spends `RUNNING`, so clients can watch `doneProgress` (default 150 ms).
     pub job_min_run_ms: u64,

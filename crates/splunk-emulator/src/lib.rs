@@ -22,8 +22,9 @@
 //! Assumptions where Splunk's behaviour is unconfirmed (see `splunk-rest.md`): an IdP JWT is
 //! accepted as `Bearer` on every endpoint; its Splunk username comes from the provider's
 //! `usernameClaim` (our parameter, default `sub`) falling back to `preferred_username`; such a
-//! user reports `type` `OAuth2` and needs at least one mapped role. Answers are always JSON,
-//! whatever `output_mode` says.
+//! user reports `type` `OAuth2` and needs at least one mapped role. Answers are JSON, except
+//! that without `output_mode=json` the calls splunklib makes on its search path (`auth/login`,
+//! `server/info`, job creation, status and control) answer splunkd's XML.
 
 pub mod data;
 pub mod spl;

@@ -136,6 +136,8 @@ pub(super) struct Call {
     pub(super) body: String,
     /// A string every successful answer contains (and no error answer can).
     pub(super) expect: String,
+    /// How many times at least (once per row of a search answer).
+    pub(super) expect_count: usize,
 }
 
 /// Sends `call` once to `url` and returns the JSON-RPC result, failing unless the answer is a
@@ -172,8 +174,14 @@ pub(super) async fn call_once(
     if result.get("isError") == Some(&serde_json::Value::Bool(true)) {
         bail!("the tool reported an error: {}", shorten(&text));
     }
-    if !text.contains(&call.expect) {
-        bail!("answer lacks {:?}: {}", call.expect, shorten(&text));
+    let found = text.matches(&call.expect).count();
+    if found < call.expect_count {
+        bail!(
+            "expected {} occurrences of {:?} in the answer, found {found}: {}",
+            call.expect_count,
+            call.expect,
+            shorten(&text)
+        );
     }
     Ok(result.clone())
 }
@@ -240,6 +248,7 @@ pub(super) async fn run_wrk(
         .env("BENCH_BODY", &call.body)
         .env("BENCH_HEADERS", headers)
         .env("BENCH_EXPECT", &call.expect)
+        .env("BENCH_EXPECT_COUNT", call.expect_count.to_string())
         .stdin(Stdio::null())
         .output()
         .await

@@ -221,14 +221,17 @@ pub(crate) async fn dispatch(
     let min_run = Duration::from_millis(state.config.job_min_run_ms);
     let watched = job.clone();
     let run = move || execute(&job, output, max_count, min_run);
+    // Every job waits in the dispatch queue first, blocking ones too (splunkd dispatches both
+    // the same way); a blocking request just answers once the job is done.
+    let delay = Duration::from_millis(state.config.job_queue_delay_ms);
     match mode {
         Mode::Blocking => {
+            tokio::time::sleep(delay).await;
             if tokio::task::spawn_blocking(run).await.is_err() {
                 fail(&watched);
             }
         }
         Mode::Normal => {
-            let delay = Duration::from_millis(state.config.job_queue_delay_ms);
             tokio::spawn(async move {
                 tokio::time::sleep(delay).await;
                 if tokio::task::spawn_blocking(run).await.is_err() {

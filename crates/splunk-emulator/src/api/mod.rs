@@ -11,11 +11,23 @@ pub(crate) mod search;
 use std::sync::Arc;
 
 use axum::Router;
+use axum::handler::Handler;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 
 use crate::server::{ApiError, AppState};
+
+/// A job's result read: `GET`, and under v2 also `POST` (splunklib reads results, events and
+/// previews by POST when Splunk is 9.0.2 or later).
+fn read<H, T>(v2: bool, handler: H) -> MethodRouter<Arc<AppState>>
+where
+    H: Handler<T, Arc<AppState>>,
+    T: 'static,
+{
+    let route = get(handler.clone());
+    if v2 { route.post(handler) } else { route }
+}
 
 /// Every route of the emulator.
 pub(crate) fn router(state: Arc<AppState>) -> Router {
@@ -111,6 +123,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
                 .delete(kvstore::delete_document),
         );
     for base in ["/services/search/jobs", "/services/search/v2/jobs"] {
+        let v2 = base.contains("/v2/");
         router = router
             .route(base, get(jobs::list).post(jobs::create))
             .route(
@@ -121,12 +134,12 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
                 &format!("{base}/{{sid}}"),
                 get(jobs::status).delete(jobs::remove),
             )
-            .route(&format!("{base}/{{sid}}/results"), get(jobs::results))
+            .route(&format!("{base}/{{sid}}/results"), read(v2, jobs::results))
             .route(
                 &format!("{base}/{{sid}}/results_preview"),
-                get(jobs::results_preview),
+                read(v2, jobs::results_preview),
             )
-            .route(&format!("{base}/{{sid}}/events"), get(jobs::events))
+            .route(&format!("{base}/{{sid}}/events"), read(v2, jobs::events))
             .route(&format!("{base}/{{sid}}/control"), post(jobs::control));
     }
     router

@@ -5,6 +5,7 @@ pub(crate) mod envelope;
 pub(crate) mod error;
 pub(crate) mod faults;
 pub(crate) mod tls;
+pub(crate) mod xml;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -473,15 +474,17 @@ async fn handle(
             )
         })
         .collect();
+    let (path, ns) = rewrite_namespace(&original_path);
+    // splunkd answers XML unless asked for JSON; the emulator does so where splunklib needs it.
+    let xml = xml::shape_for(parts.method.as_str(), &path, &params);
     if fault == faults::Fault::Error {
         let response = envelope::messages(
             StatusCode::SERVICE_UNAVAILABLE,
             "ERROR",
             "Service Unavailable",
         );
-        return Ok(finish(&state, entry, response));
+        return Ok(finish(&state, entry, as_xml(xml, response).await));
     }
-    let (path, ns) = rewrite_namespace(&original_path);
     let is_login = path == "/services/auth/login";
     let caller = if is_login {
         None
@@ -490,11 +493,8 @@ async fn handle(
             Ok(caller) => Some(Arc::new(caller)),
             Err(reason) => {
                 tracing::debug!(path = %original_path, %reason, "rejected credentials");
-                return Ok(finish(
-                    &state,
-                    entry,
-                    ApiError::unauthenticated().into_response(),
-                ));
+                let response = ApiError::unauthenticated().into_response();
+                return Ok(finish(&state, entry, as_xml(xml, response).await));
             }
         }
     };
@@ -517,7 +517,28 @@ async fn handle(
         Ok(response) => response,
         Err(never) => match never {},
     };
-    Ok(finish(&state, entry, response))
+    Ok(finish(&state, entry, as_xml(xml, response).await))
+}
+
+/// The handler's JSON answer in splunkd's XML when `shape` says so (small bodies only: logins,
+/// sids, messages, single entries).
+async fn as_xml(shape: Option<xml::Shape>, response: Response<Body>) -> Response<Body> {
+    let Some(shape) = shape else {
+        return response;
+    };
+    let (parts, body) = response.into_parts();
+    match axum::body::to_bytes(body, 16 * 1024 * 1024).await {
+        Ok(bytes) => xml::rewrite(shape, Response::from_parts(parts, Body::empty()), &bytes),
+        Err(error) => {
+            tracing::warn!(%error, "could not read an answer to render it as XML");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "ERROR",
+                "answer could not be rendered",
+            )
+            .into_response()
+        }
+    }
 }
 
 fn finish(
