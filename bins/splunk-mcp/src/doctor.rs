@@ -2,14 +2,17 @@
 //!
 //! It is the seed's "Phase 0 spike" as a command: can the IdP be discovered and its keys
 //! fetched, does Splunk answer and which version is it, and does Splunk accept the bearer
-//! token a user would send (passthrough) on `current-context`.
+//! token a user would send (passthrough) on `current-context`. In proxy mode also the IdP's
+//! endpoints as the proxy uses them, the store, and what passthrough needs from the IdP.
 
 use std::process::ExitCode;
 
 use auth_core::{DiscoveryDocument, JwksCache, JwksCacheConfig, TokenVerifier};
 use splunk_client::{Client, Credentials};
 
-use crate::app::{inbound, outbound};
+use secrecy::ExposeSecret as _;
+
+use crate::app::{inbound, outbound, proxy};
 use crate::config::{AuthMode, CredentialsMode, Settings};
 
 /// The verdicts so far.
@@ -48,6 +51,10 @@ pub async fn run(settings: &Settings, token: Option<&str>) -> anyhow::Result<Exi
         ),
     );
     check_idp(settings, &mut report).await;
+    if settings.auth.mode == AuthMode::Proxy {
+        check_upstream(settings, &mut report).await;
+        check_store(settings, &mut report).await;
+    }
     check_splunk(settings, &mut report).await;
     check_passthrough_rule(settings, &mut report);
     if settings.splunk.credentials == CredentialsMode::Mirror {
@@ -70,10 +77,15 @@ pub async fn run(settings: &Settings, token: Option<&str>) -> anyhow::Result<Exi
     }
 }
 
-/// Discovery document and key set of the IdP (jwt and introspect modes).
+/// Discovery document and key set of the IdP (jwt and introspect modes; the discovery
+/// document in proxy mode).
 async fn check_idp(settings: &Settings, report: &mut Report) {
     let auth = &settings.auth;
-    if !matches!(auth.mode, AuthMode::Jwt | AuthMode::Introspect) {
+    if !matches!(
+        auth.mode,
+        AuthMode::Jwt | AuthMode::Introspect | AuthMode::Proxy
+    ) || (auth.mode == AuthMode::Proxy && auth.oidc_config_url.is_none())
+    {
         return;
     }
     let http = match inbound::idp_http_client() {
@@ -128,6 +140,103 @@ async fn check_idp(settings: &Settings, report: &mut Report) {
             format!("{uri}: {e}"),
             "the key set must be reachable and hold RSA, EC or OKP signing keys",
         ),
+    }
+}
+
+/// Proxy mode: the IdP's endpoints as the proxy will use them, and what to register there.
+async fn check_upstream(settings: &Settings, report: &mut Report) {
+    match proxy::upstream_client(settings).await {
+        Ok(upstream) => {
+            report.ok(
+                "idp endpoints",
+                format!(
+                    "authorization and token endpoints usable{}",
+                    if upstream.supports_revocation() {
+                        ", revocation endpoint known (revoking here revokes at the IdP)"
+                    } else {
+                        "; no revocation endpoint (IdP tokens stay valid until they expire)"
+                    }
+                ),
+            );
+        }
+        Err(e) => report.fail(
+            "idp endpoints",
+            format!("{e:#}"),
+            "check IDP_OIDC_CONFIG_URL (or IDP_AUTHORIZE_URL and IDP_TOKEN_URL) and that the \
+             IdP is reachable from this host",
+        ),
+    }
+    report.info(
+        "idp client",
+        format!(
+            "register {} as a redirect URI of client {} at the IdP",
+            proxy::callback_url(settings),
+            settings
+                .auth
+                .client_id
+                .as_deref()
+                .unwrap_or("(MCP_OAUTH_CLIENT_ID)")
+        ),
+    );
+}
+
+/// Proxy mode: the store opens, answers, and its signing keys open with the configured key.
+async fn check_store(settings: &Settings, report: &mut Report) {
+    let proxy_settings = &settings.auth.proxy;
+    let shown = proxy_settings.store.redacted();
+    let cipher = match proxy_settings
+        .encryption_key
+        .as_ref()
+        .map(|key| oidc_proxy::EncryptionKey::from_base64(1, key.expose_secret()))
+    {
+        Some(Ok(key)) => oidc_proxy::Cipher::new(key),
+        Some(Err(e)) => {
+            return report.fail(
+                "store",
+                format!("MCP_PROXY_ENCRYPTION_KEY: {e}"),
+                "generate a key with `openssl rand -base64 32`",
+            );
+        }
+        None => {
+            return report.fail(
+                "store",
+                "MCP_PROXY_ENCRYPTION_KEY is not set",
+                "generate a key with `openssl rand -base64 32`",
+            );
+        }
+    };
+    let store = match proxy::open_store(&proxy_settings.store, cipher).await {
+        Ok(store) => store,
+        Err(e) => {
+            let text = format!("{e:#}");
+            if text.contains("already open") {
+                return report.info(
+                    "store",
+                    format!("{shown} is open in another process, presumably the running server"),
+                );
+            }
+            return report.fail(
+                "store",
+                text,
+                "check MCP_PROXY_STORE: a writable file path, or a reachable redis:// URL",
+            );
+        }
+    };
+    match store.list_signing_keys().await {
+        Ok(keys) => report.ok(
+            "store",
+            format!(
+                "{shown} answers; {} signing key(s) readable with MCP_PROXY_ENCRYPTION_KEY",
+                keys.len()
+            ),
+        ),
+        Err(oidc_proxy::StoreError::Crypto(e)) => report.fail(
+            "store",
+            format!("{shown}: its signing keys do not open with MCP_PROXY_ENCRYPTION_KEY: {e}"),
+            "use the key the store was written with (the same on every replica), or start \
+             with an empty store (every client registers again, every user signs in again)",
+        ),
+        Err(e) => report.fail("store", format!("{shown}: {e}"), "check MCP_PROXY_STORE"),
     }
 }
 
@@ -200,6 +309,37 @@ fn check_passthrough_rule(settings: &Settings, report: &mut Report) {
         return;
     }
     let auth = &settings.auth;
+    if auth.mode == AuthMode::Proxy {
+        let params = if auth.extra_authorize_params.is_empty() && auth.extra_token_params.is_empty()
+        {
+            "none set".to_owned()
+        } else {
+            let names = |pairs: &[(String, String)]| {
+                pairs
+                    .iter()
+                    .map(|(k, _)| k.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            format!(
+                "authorize: {}; token: {}",
+                names(&auth.extra_authorize_params),
+                names(&auth.extra_token_params)
+            )
+        };
+        report.info(
+            "passthrough audience",
+            format!(
+                "proxy mode sends Splunk the IdP's access token held for each grant (never the \
+                 proxy's own token), so the IdP must issue access tokens that Splunk accepts \
+                 (issuer, audience, username and groups claims as configured in Splunk); with \
+                 most IdPs that takes IDP_EXTRA_AUTHORIZE_PARAMS / IDP_EXTRA_TOKEN_PARAMS such \
+                 as `audience=...` or `resource=...` (now: {params}); check one with \
+                 `splunk-mcp doctor --token <the IdP's access token>`"
+            ),
+        );
+        return;
+    }
     if auth.passthrough_audience_ack {
         report.info(
             "passthrough audience",
@@ -261,6 +401,20 @@ async fn check_token(settings: &Settings, token: &str, report: &mut Report) {
         }
         Err(_) => report.info("token", "not a JWT (an opaque token)"),
     }
+    if settings.auth.mode == AuthMode::Proxy {
+        report.info(
+            "token at this server",
+            "proxy mode: pass the IdP's access token (what Splunk receives); this server's own \
+             tokens are checked at /mcp",
+        );
+    } else {
+        check_token_here(settings, token, report).await;
+    }
+    check_token_at_splunk(settings, token, report).await;
+}
+
+/// What this server's verifier makes of `token`.
+async fn check_token_here(settings: &Settings, token: &str, report: &mut Report) {
     match inbound::build(settings).await {
         Ok(Some(inbound)) => match inbound.verifier.verify(token).await {
             Ok(ctx) => report.ok(
@@ -281,6 +435,10 @@ async fn check_token(settings: &Settings, token: &str, report: &mut Report) {
         Ok(None) => report.info("token at this server", "auth mode none: not checked"),
         Err(e) => report.fail("token at this server", format!("{e:#}"), "fix the auth settings"),
     }
+}
+
+/// What Splunk makes of `token` on current-context.
+async fn check_token_at_splunk(settings: &Settings, token: &str, report: &mut Report) {
     let client = match outbound::client_config(&settings.splunk)
         .and_then(|config| Client::new(&config, Credentials::bearer(token)).map_err(Into::into))
     {

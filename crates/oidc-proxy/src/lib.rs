@@ -1,15 +1,16 @@
-//! The authorization server of splunk-mcp's `proxy` mode.
+//! The authorization server of splunk-mcp's `proxy` mode: the OAuth 2.1 authorization server
+//! MCP clients see, in front of the company IdP.
 //!
-//! This crate holds, so far, its persistent state: the [`Store`] trait (clients, pending
-//! authorizations, authorization codes, consents, refresh-token families, upstream token sets,
-//! signing keys, rate-limit counters) with an embedded implementation ([`RedbStore`], one file,
-//! no server) and a shared one ([`RedisStore`], for several replicas), and [`Cipher`], which
-//! encrypts upstream tokens and signing keys at rest (AES-256-GCM).
-//!
-//! On top of the store: [`TokenIssuer`] (our ES256 keys, access-token JWTs, the JWKS),
-//! [`AuthorizationServerMetadata`] (RFC 8414), the redirect URI rules ([`RedirectPolicy`],
-//! [`redirect_uri_matches`]), dynamic client registration ([`register`],
-//! [`registration_router`]) and the client toward the company IdP ([`UpstreamClient`]).
+//! [`AuthorizationServer`] serves the endpoints (metadata, registration, authorize and consent,
+//! the IdP callback, token, revocation, JWKS) and [`ProxyTokenVerifier`] checks our tokens at
+//! `/mcp`, handing on the grant's IdP token. Beneath them: the [`Store`] trait (clients, pending
+//! authorizations, codes, consents, refresh-token families, IdP token sets, signing keys,
+//! rate-limit counters) on [`RedbStore`] (embedded) or [`RedisStore`] (several replicas), with
+//! [`Cipher`] sealing IdP tokens and keys at rest (AES-256-GCM); [`TokenIssuer`] (our ES256 keys
+//! and JWTs), [`AuthorizationServerMetadata`] (RFC 8414), the redirect URI rules
+//! ([`RedirectPolicy`], [`redirect_uri_matches`]), dynamic client registration ([`register`]),
+//! client ID metadata documents ([`CimdResolver`]) and the client toward the IdP
+//! ([`UpstreamClient`]).
 
 pub mod cimd;
 pub mod crypto;
@@ -18,6 +19,7 @@ pub mod metadata;
 pub mod records;
 pub mod redirect;
 pub mod registration;
+pub mod server;
 pub mod store;
 pub mod tokens;
 pub mod upstream;
@@ -37,6 +39,9 @@ pub use redirect::{
 pub use registration::{
     RegistrationConfig, RegistrationError, RegistrationResponse, RegistrationState,
     check_rate_limit, register, register_handler, registration_router,
+};
+pub use server::{
+    AuthorizationServer, CALLBACK_PATH, CONSENT_PATH, ProxyConfig, ProxyError, ProxyTokenVerifier,
 };
 pub use store::{RedbStore, RedisStore, Store, StoreFuture, spawn_purger};
 pub use tokens::{

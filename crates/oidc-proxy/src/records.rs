@@ -161,6 +161,12 @@ pub struct AuthorizationTransaction {
     pub code_challenge: String,
     /// Hash of the browser-binding cookie, so the callback only completes in the consenting browser.
     pub browser_binding: Option<TokenHash>,
+    /// Hash of the CSRF token the consent form must post back.
+    #[serde(default)]
+    pub csrf_hash: Option<TokenHash>,
+    /// The client's OIDC `login_hint`, passed on to the IdP.
+    #[serde(default)]
+    pub login_hint: Option<String>,
     /// Set once the user consented and the server redirected to the IdP.
     pub upstream: Option<UpstreamRequest>,
     /// When the transaction started.
@@ -186,6 +192,12 @@ pub struct AuthorizationCode {
     pub subject: String,
     /// The upstream identity's groups, copied into our tokens.
     pub groups: Vec<String>,
+    /// The upstream identity's `preferred_username`, copied into our tokens (mirror mode).
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The upstream identity's `email`, copied into our tokens.
+    #[serde(default)]
+    pub email: Option<String>,
     /// Id of the [`UpstreamTokenSet`] obtained at the callback.
     pub upstream_id: String,
     /// When the code was issued.
@@ -193,6 +205,8 @@ pub struct AuthorizationCode {
 }
 
 /// What [`Store::redeem_code`](crate::Store::redeem_code) found.
+// Made once per code redemption and matched at once: boxing the big variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum RedeemOutcome {
@@ -231,6 +245,12 @@ pub struct RefreshGrant {
     pub subject: String,
     /// The upstream identity's groups.
     pub groups: Vec<String>,
+    /// The upstream identity's `preferred_username`.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// The upstream identity's `email`.
+    #[serde(default)]
+    pub email: Option<String>,
     /// Granted scopes, space-separated.
     pub scope: String,
     /// RFC 8707 resource.

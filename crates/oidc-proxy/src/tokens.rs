@@ -7,7 +7,7 @@
 //! the store; each one re-reads them with [`TokenIssuer::reload`].
 
 use std::sync::Arc;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
@@ -71,6 +71,12 @@ pub struct AccessTokenRequest {
     pub scope: String,
     /// `groups`: the upstream identity's groups.
     pub groups: Vec<String>,
+    /// `sid`: the grant (refresh family) the token belongs to; revoking the grant revokes it.
+    pub grant_id: String,
+    /// `preferred_username`, when the upstream identity has one.
+    pub username: Option<String>,
+    /// `email`, when the upstream identity has one.
+    pub email: Option<String>,
 }
 
 /// A minted access token.
@@ -204,18 +210,31 @@ impl TokenIssuer {
         payload.set_issuer(&self.issuer);
         payload.set_audience(vec![request.audience.as_str()]);
         payload.set_subject(&request.subject);
-        payload.set_issued_at(&(UNIX_EPOCH + Duration::from_secs(now)));
-        payload.set_expires_at(&(UNIX_EPOCH + Duration::from_secs(expires_at)));
         payload.set_jwt_id(&jti);
+        // `iat`/`exp` as integers: josekit's time setters write fractional seconds, which some
+        // strict JWT libraries refuse.
         let extra = [
+            ("iat", json!(now)),
+            ("exp", json!(expires_at)),
             ("client_id", json!(request.client_id)),
             ("scope", json!(request.scope)),
             ("groups", json!(request.groups)),
+            ("sid", json!(request.grant_id)),
         ];
         for (name, value) in extra {
             payload
                 .set_claim(name, Some(value))
                 .map_err(|e| TokenError::Signing(e.to_string()))?;
+        }
+        for (name, value) in [
+            ("preferred_username", &request.username),
+            ("email", &request.email),
+        ] {
+            if let Some(value) = value {
+                payload
+                    .set_claim(name, Some(json!(value)))
+                    .map_err(|e| TokenError::Signing(e.to_string()))?;
+            }
         }
         let ring = self.ring.read().await;
         let mut header = JwsHeader::new();

@@ -39,8 +39,9 @@ use crate::records::{Secret, UpstreamTokenSet, now_millis};
 const MAX_BODY_BYTES: usize = 256 * 1024;
 /// Longest IdP error description passed on.
 const MAX_DESCRIPTION_CHARS: usize = 200;
-/// Parameters this client sets itself; extra parameters may not override them.
-const RESERVED_AUTHORIZE: &[&str] = &[
+/// Parameters this client sets itself in the IdP's authorization request; extra parameters may
+/// not override them.
+pub const RESERVED_AUTHORIZE_PARAMS: &[&str] = &[
     "response_type",
     "client_id",
     "redirect_uri",
@@ -50,7 +51,8 @@ const RESERVED_AUTHORIZE: &[&str] = &[
     "code_challenge",
     "code_challenge_method",
 ];
-const RESERVED_TOKEN: &[&str] = &[
+/// Parameters this client sets itself in token requests to the IdP.
+pub const RESERVED_TOKEN_PARAMS: &[&str] = &[
     "grant_type",
     "code",
     "redirect_uri",
@@ -394,12 +396,12 @@ impl UpstreamClient {
         };
         check_extra(
             &config.extra_authorize_params,
-            RESERVED_AUTHORIZE,
+            RESERVED_AUTHORIZE_PARAMS,
             "extra_authorize_params",
         )?;
         check_extra(
             &config.extra_token_params,
-            RESERVED_TOKEN,
+            RESERVED_TOKEN_PARAMS,
             "extra_token_params",
         )?;
         Url::parse(&config.redirect_uri)
@@ -500,6 +502,18 @@ impl UpstreamClient {
     /// The URL to send the browser to. `state` and `nonce` come from the caller, who stores
     /// them with the PKCE verifier whose S256 challenge is `pkce_challenge`.
     pub fn authorization_url(&self, state: &str, nonce: &str, pkce_challenge: &str) -> Url {
+        self.authorization_url_with_hint(state, nonce, pkce_challenge, None)
+    }
+
+    /// Like [`UpstreamClient::authorization_url`], passing on the client's OIDC `login_hint`
+    /// (who is signing in) when it sent one; a configured `login_hint` extra parameter wins.
+    pub fn authorization_url_with_hint(
+        &self,
+        state: &str,
+        nonce: &str,
+        pkce_challenge: &str,
+        login_hint: Option<&str>,
+    ) -> Url {
         let mut url = self.endpoints.authorization.clone();
         {
             let mut query = url.query_pairs_mut();
@@ -514,6 +528,15 @@ impl UpstreamClient {
                 .append_pair("code_challenge_method", "S256");
             for (name, value) in &self.config.extra_authorize_params {
                 query.append_pair(name, value);
+            }
+            let configured = |name: &str| {
+                self.config
+                    .extra_authorize_params
+                    .iter()
+                    .any(|(n, _)| n == name)
+            };
+            if let Some(hint) = login_hint.filter(|_| !configured("login_hint")) {
+                query.append_pair("login_hint", hint);
             }
         }
         url

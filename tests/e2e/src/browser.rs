@@ -1,4 +1,5 @@
-//! What a user agent does during sign-in: GETs, following redirects, keeping cookies.
+//! What a user agent does during sign-in: GETs and form posts, following redirects, keeping
+//! cookies.
 
 use reqwest::{StatusCode, Url};
 
@@ -58,7 +59,7 @@ pub enum Visit {
     },
 }
 
-/// A minimal browser for sign-in: GETs, following redirects, keeping cookies.
+/// A minimal browser for sign-in: GETs and form posts, following redirects, keeping cookies.
 pub struct Browser {
     http: reqwest::Client,
     jar: CookieJar,
@@ -82,31 +83,65 @@ impl Browser {
     pub async fn visit(&mut self, url: Url, stop_prefix: &str) -> Visit {
         let mut url = url;
         for _ in 0..20 {
-            let mut request = self.http.get(url.clone());
-            if let Some(cookie) = self.jar.header_for(&url) {
-                request = request.header(reqwest::header::COOKIE, cookie);
+            let request = self.http.get(url.clone());
+            match self.step(url, request, stop_prefix).await {
+                Step::Next(next) => url = next,
+                Step::Done(visit) => return visit,
             }
-            let response = request.send().await.expect("sign-in step");
-            for set_cookie in response.headers().get_all(reqwest::header::SET_COOKIE) {
-                self.jar.store(set_cookie.to_str().expect("ASCII cookie"));
-            }
-            let status = response.status();
-            let location = response
-                .headers()
-                .get(reqwest::header::LOCATION)
-                .map(|l| l.to_str().expect("ASCII Location").to_owned());
-            let Some(location) = location.filter(|_| status.is_redirection()) else {
-                let body = response.text().await.unwrap_or_default();
-                return Visit::Page { url, status, body };
-            };
-            let next = url.join(&location).expect("Location is a URL");
-            if next.as_str().starts_with(stop_prefix) {
-                return Visit::Redirected(next);
-            }
-            url = next;
         }
         panic!("more than 20 redirects during sign-in");
     }
+
+    /// POSTs `form` (urlencoded) to `url` with the jar's cookies, as a submitted HTML form
+    /// does, then follows redirects like [`Browser::visit`].
+    ///
+    /// # Panics
+    /// After 20 hops, or when a request fails.
+    pub async fn post_form(&mut self, url: Url, form: &[(&str, &str)], stop_prefix: &str) -> Visit {
+        let request = self.http.post(url.clone()).form(form);
+        match self.step(url, request, stop_prefix).await {
+            Step::Next(next) => self.visit(next, stop_prefix).await,
+            Step::Done(visit) => visit,
+        }
+    }
+
+    /// Sends one request with the jar's cookies and keeps the cookies it sets.
+    async fn step(
+        &mut self,
+        url: Url,
+        mut request: reqwest::RequestBuilder,
+        stop_prefix: &str,
+    ) -> Step {
+        if let Some(cookie) = self.jar.header_for(&url) {
+            request = request.header(reqwest::header::COOKIE, cookie);
+        }
+        let response = request.send().await.expect("sign-in step");
+        for set_cookie in response.headers().get_all(reqwest::header::SET_COOKIE) {
+            self.jar.store(set_cookie.to_str().expect("ASCII cookie"));
+        }
+        let status = response.status();
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .map(|l| l.to_str().expect("ASCII Location").to_owned());
+        let Some(location) = location.filter(|_| status.is_redirection()) else {
+            let body = response.text().await.unwrap_or_default();
+            return Step::Done(Visit::Page { url, status, body });
+        };
+        let next = url.join(&location).expect("Location is a URL");
+        if next.as_str().starts_with(stop_prefix) {
+            return Step::Done(Visit::Redirected(next));
+        }
+        Step::Next(next)
+    }
+}
+
+/// What one request of a visit led to.
+enum Step {
+    /// A redirect to follow.
+    Next(Url),
+    /// The end of the visit.
+    Done(Visit),
 }
 
 /// The first value of a query parameter.

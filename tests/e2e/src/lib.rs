@@ -20,6 +20,7 @@
 
 mod browser;
 mod idp;
+mod redis;
 mod splunk;
 
 pub use browser::{Browser, Visit, query_param};
@@ -27,6 +28,7 @@ pub use idp::{
     CONFIDENTIAL, Idp, IdpOptions, MCP_RESOURCE, OAuthClient, PUBLIC, Pkce, REDIRECT_URI, SignIn,
     jwt_claims,
 };
+pub use redis::RedisServer;
 pub use splunk::{GROUP_ROLES, World, indexes_seen, map_group, map_test_groups, trust_idp};
 
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use auth_core::{
     AuthContext, AuthError, CachingVerifier, ChallengeConfig, ClaimsConfig, DiscoveryDocument,
     HttpClient, HttpClientConfig, IntrospectionConfig, IntrospectionVerifier, JwksCache,
@@ -29,6 +29,8 @@ pub(crate) struct Inbound {
     pub(crate) jwks: Option<Arc<JwksCache>>,
     /// A URL whose answer proves the IdP is up (for `/readyz`).
     pub(crate) idp_probe_url: Option<String>,
+    /// Proxy mode's authorization server, whose endpoints are served next to `/mcp`.
+    pub(crate) authorization_server: Option<Arc<oidc_proxy::AuthorizationServer>>,
 }
 
 /// The HTTP client used toward the IdP. Plain http is allowed only to loopback (the test IdP
@@ -43,10 +45,20 @@ pub(crate) async fn build(settings: &Settings) -> anyhow::Result<Option<Inbound>
     let claims = ClaimsConfig::with_groups_claim(auth.groups_claim.clone());
     let inbound = match auth.mode {
         AuthMode::None => return Ok(None),
-        AuthMode::Proxy => bail!(
-            "MCP_AUTH_MODE=proxy (splunk-mcp as its own authorization server) is not available \
-             in this version; use MCP_AUTH_MODE=jwt with your IdP's tokens"
-        ),
+        AuthMode::Proxy => {
+            let proxy = super::proxy::build(settings).await?;
+            // No verified-token cache: a revoked grant must stop working at once.
+            let verifier: Arc<dyn TokenVerifier> = Arc::new(proxy.server.verifier());
+            // Our tokens name only this server; the token Splunk gets is the IdP's, so the
+            // passthrough audience rule (see `passthrough_guard`) does not apply to ours.
+            return Ok(Some(Inbound {
+                verifier,
+                issuer: proxy.server.issuer().to_owned(),
+                jwks: None,
+                idp_probe_url: proxy.idp_probe_url,
+                authorization_server: Some(proxy.server),
+            }));
+        }
         AuthMode::Jwt => {
             let http = idp_http_client()?;
             let (issuer, jwks_uri, probe) = match &auth.oidc_config_url {
@@ -86,6 +98,7 @@ pub(crate) async fn build(settings: &Settings) -> anyhow::Result<Option<Inbound>
                 issuer,
                 jwks: Some(cache),
                 idp_probe_url: Some(probe),
+                authorization_server: None,
             }
         }
         AuthMode::Introspect => {
@@ -126,6 +139,7 @@ pub(crate) async fn build(settings: &Settings) -> anyhow::Result<Option<Inbound>
                 issuer: issuer.unwrap_or_else(|| origin_of(&endpoint)),
                 jwks: None,
                 idp_probe_url: Some(auth.oidc_config_url.clone().unwrap_or(endpoint)),
+                authorization_server: None,
             }
         }
         AuthMode::Static => {
@@ -139,6 +153,7 @@ pub(crate) async fn build(settings: &Settings) -> anyhow::Result<Option<Inbound>
                 issuer: settings.server.base_url.clone(),
                 jwks: None,
                 idp_probe_url: None,
+                authorization_server: None,
             }
         }
     };
@@ -237,12 +252,19 @@ fn static_verifier(path: &std::path::Path, claims: ClaimsConfig) -> anyhow::Resu
         .with_context(|| format!("MCP_STATIC_TOKENS_FILE: {}", path.display()))
 }
 
-/// The scopes this server knows, as advertised in metadata and challenges.
+/// The scopes this server knows, as advertised in metadata and challenges (and offered by
+/// proxy mode's authorization server): the tools' defaults, the scopes configured per tool,
+/// and the scopes every call needs.
 pub(crate) fn supported_scopes(settings: &Settings) -> ScopeSet {
     let mut scopes =
         ScopeSet::try_from_iter([SCOPE_READ, SCOPE_SEARCH, SCOPE_ADMIN]).unwrap_or_default();
-    for scope in &settings.auth.required_scopes {
-        let _ = scopes.insert(scope.clone());
+    let configured = settings
+        .auth
+        .tool_scopes
+        .values()
+        .flat_map(|scopes| scopes.split_whitespace());
+    for scope in configured.chain(settings.auth.required_scopes.iter().map(String::as_str)) {
+        let _ = scopes.insert(scope.to_owned());
     }
     scopes
 }

@@ -16,6 +16,7 @@ use crate::metrics::Metrics;
 
 pub(crate) mod inbound;
 pub(crate) mod outbound;
+pub(crate) mod proxy;
 mod readiness;
 
 /// Capabilities the mirror admin credential needs (checked by `/readyz` and `doctor`).
@@ -75,9 +76,14 @@ async fn serve_http(mut settings: Settings) -> anyhow::Result<()> {
     let tools = tools(&settings, &metrics)?;
     let mut readiness: Vec<Arc<dyn ReadyCheck>> =
         vec![Arc::new(readiness::Splunk::new(&settings.splunk)?)];
+    let mut authorization_server = None;
     let auth = match inbound::build(&settings).await? {
         None => None,
         Some(inbound) => {
+            if let Some(server) = &inbound.authorization_server {
+                readiness.push(Arc::new(readiness::ProxyStore::new(server.store().clone())));
+                authorization_server = Some(server.router());
+            }
             if let Some(jwks) = &inbound.jwks {
                 metrics.watch_jwks(Arc::clone(jwks));
             }
@@ -107,6 +113,7 @@ async fn serve_http(mut settings: Settings) -> anyhow::Result<()> {
         allowed_hosts: settings.server.allowed_hosts.clone(),
         metrics,
         readiness,
+        authorization_server,
     });
     announce(&settings, local)?;
     crate::http::serve(listener, router, shutdown_signal())
@@ -150,6 +157,14 @@ fn announce(settings: &Settings, local: SocketAddr) -> anyhow::Result<()> {
         stateless = settings.server.stateless,
         "serving MCP over streamable HTTP"
     );
+    if settings.auth.mode == AuthMode::Proxy {
+        tracing::info!(
+            issuer = %settings.server.base_url,
+            idp_redirect_uri = %proxy::callback_url(settings),
+            store = %settings.auth.proxy.store.redacted(),
+            "authorization server on; the IdP must accept idp_redirect_uri for MCP_OAUTH_CLIENT_ID"
+        );
+    }
     if settings.auth.mode == AuthMode::None {
         tracing::warn!(
             "MCP_AUTH_MODE=none: anyone who can reach this port can use Splunk through it"

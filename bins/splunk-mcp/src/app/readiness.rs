@@ -1,8 +1,9 @@
-//! What `/readyz` checks: Splunk answers, the IdP answers, and (mirror mode) the admin
-//! credential still works with the capabilities it needs.
+//! What `/readyz` checks: Splunk answers, the IdP answers, (proxy mode) the store answers, and
+//! (mirror mode) the admin credential still works with the capabilities it needs.
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use anyhow::Context;
 use splunk_client::{Client, Credentials};
@@ -111,6 +112,31 @@ impl ReadyCheck for MirrorAdmin {
                 ),
                 Err(e) => Err(format!("cannot check the mirror admin credential: {e}")),
             }
+        })
+    }
+}
+
+/// Proxy mode's store (redb file or Redis) answers a read.
+pub(crate) struct ProxyStore {
+    store: Arc<dyn oidc_proxy::Store>,
+}
+
+impl ProxyStore {
+    pub(crate) fn new(store: Arc<dyn oidc_proxy::Store>) -> Self {
+        Self { store }
+    }
+}
+
+impl ReadyCheck for ProxyStore {
+    fn name(&self) -> &'static str {
+        "store"
+    }
+
+    fn check(&self) -> CheckFuture<'_> {
+        Box::pin(async move {
+            crate::app::proxy::probe(self.store.as_ref())
+                .await
+                .map_err(|e| format!("the proxy's store (MCP_PROXY_STORE) is not answering: {e}"))
         })
     }
 }

@@ -88,7 +88,7 @@ pub enum AuthMode {
     Jwt,
     /// Resource server for opaque tokens (RFC 7662 introspection).
     Introspect,
-    /// Own authorization server in front of the IdP (not built yet: refused at startup).
+    /// Own authorization server in front of the IdP.
     Proxy,
     /// Development only: fixed tokens from a file.
     Static,
@@ -110,6 +110,22 @@ pub struct AuthSettings {
     pub authorize_url: Option<String>,
     /// `IDP_TOKEN_URL` (proxy, non-OIDC IdP).
     pub token_url: Option<String>,
+    /// `IDP_REVOCATION_URL` (proxy with explicit endpoints; discovery supplies it otherwise):
+    /// where the IdP's tokens are revoked.
+    pub revocation_url: Option<String>,
+    /// `IDP_USERINFO_URL` (proxy with explicit endpoints; discovery supplies it otherwise): who
+    /// signed in, for IdPs whose ID tokens cannot be validated.
+    pub userinfo_url: Option<String>,
+    /// `IDP_SCOPES` (proxy; default `openid profile email offline_access`): scopes the proxy
+    /// asks the IdP for.
+    pub idp_scopes: Vec<String>,
+    /// `IDP_EXTRA_AUTHORIZE_PARAMS` (proxy): `k=v&k2=v2` added to the IdP's authorization request.
+    pub extra_authorize_params: Vec<(String, String)>,
+    /// `IDP_EXTRA_TOKEN_PARAMS` (proxy): `k=v&k2=v2` added to every token request to the IdP.
+    pub extra_token_params: Vec<(String, String)>,
+    /// `IDP_CLIENT_AUTH_METHOD` (proxy; default `client_secret_basic`): how the proxy
+    /// authenticates at the IdP's token and revocation endpoints.
+    pub client_auth_method: IdpClientAuth,
     /// `IDP_INTROSPECTION_URL` (introspect; else from discovery).
     pub introspection_url: Option<String>,
     /// `MCP_OAUTH_AUDIENCE`: audience the IdP's tokens must carry (default `<base_url>/mcp`).
@@ -134,7 +150,90 @@ pub struct AuthSettings {
     /// `MCP_SPLUNK_AUDIENCE` (default `splunk`): the audience value that names Splunk in a
     /// passthrough token.
     pub splunk_audience: String,
+    /// Proxy mode (`[auth.proxy]`).
+    pub proxy: ProxySettings,
 }
+
+/// How the proxy authenticates at the IdP (`IDP_CLIENT_AUTH_METHOD`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdpClientAuth {
+    /// HTTP Basic, which every IdP supports.
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body.
+    ClientSecretPost,
+}
+
+/// Where proxy mode keeps its state (`MCP_PROXY_STORE`).
+#[derive(Clone)]
+pub enum ProxyStore {
+    /// An embedded redb file (one replica).
+    File(PathBuf),
+    /// A Redis server shared by every replica; the URL may carry a password.
+    Redis(SecretString),
+}
+
+impl ProxyStore {
+    /// The store as it may be shown: a Redis URL's password replaced by `<redacted>`.
+    pub fn redacted(&self) -> String {
+        match self {
+            Self::File(path) => path.display().to_string(),
+            Self::Redis(url) => {
+                use secrecy::ExposeSecret as _;
+                let url = url.expose_secret();
+                match reqwest::Url::parse(url) {
+                    Ok(mut parsed) if parsed.password().is_some() => {
+                        let _ = parsed.set_password(Some(render::REDACTED));
+                        // The URL encoder escapes `<` and `>`; show the marker as written.
+                        parsed
+                            .to_string()
+                            .replace("%3Credacted%3E", render::REDACTED)
+                    }
+                    Ok(_) => url.to_owned(),
+                    Err(_) => "redis://<unparsable URL redacted>".to_owned(),
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for ProxyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::File(path) => f.debug_tuple("File").field(path).finish(),
+            Self::Redis(_) => f.debug_tuple("Redis").field(&self.redacted()).finish(),
+        }
+    }
+}
+
+/// Proxy mode: splunk-mcp as its own authorization server (`[auth.proxy]`).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ProxySettings {
+    /// `MCP_PROXY_STORE` (default `splunk-mcp-proxy.redb`): a redb file path or `redis://...`.
+    pub store: ProxyStore,
+    /// `MCP_PROXY_ENCRYPTION_KEY` or `MCP_PROXY_ENCRYPTION_KEY_FILE`: base64 of 32 random bytes;
+    /// encrypts the IdP's tokens and our signing keys at rest, and the cookie key derives from it.
+    pub encryption_key: Option<SecretString>,
+    /// `MCP_PROXY_ACCESS_TOKEN_TTL` (default 1h): lifetime of our access tokens.
+    pub access_token_ttl: Duration,
+    /// `MCP_PROXY_REFRESH_TOKEN_TTL` (default 30d): lifetime of a grant and its refresh tokens.
+    pub refresh_token_ttl: Duration,
+    /// `MCP_PROXY_CONSENT_REMEMBER` (default 30d; 0 asks every time): how long a browser's
+    /// consent to a client is remembered.
+    pub consent_remember: Duration,
+    /// `MCP_PROXY_ALLOW_CIMD` (default true): accept https URL client ids (client ID metadata
+    /// documents).
+    pub allow_cimd: bool,
+    /// `MCP_PROXY_CIMD_ALLOW_LOOPBACK` (default false; development and tests only): accept
+    /// `http://` and loopback client id URLs.
+    pub cimd_allow_loopback: bool,
+    /// `MCP_PROXY_REDIRECT_ALLOWLIST`: patterns (`*` wildcard) every client redirect URI must
+    /// match; empty: the built-in rules only.
+    pub redirect_allowlist: Vec<String>,
+}
+
+/// The default `MCP_PROXY_STORE`.
+pub const DEFAULT_PROXY_STORE: &str = "splunk-mcp-proxy.redb";
 
 /// Boundary 2 mode (`SPLUNK_CREDENTIALS`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{AuthMode, CredentialsMode, LogFormat, Settings, Transport};
+use super::{AuthMode, CredentialsMode, IdpClientAuth, LogFormat, Settings, Transport};
 
 /// What a secret that is set is shown as.
 pub(super) const REDACTED: &str = "<redacted>";
@@ -82,6 +82,13 @@ fn key_text(key: &str) -> String {
 fn array<'a>(items: impl Iterator<Item = &'a str>) -> String {
     let items: Vec<String> = items.map(quote).collect();
     format!("[{}]", items.join(", "))
+}
+
+/// Pairs as `k=v&k2=v2`, form-encoded.
+fn form_encode(pairs: &[(String, String)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
 }
 
 /// A JSON value (from a `Serialize` config struct) as a TOML value; `None` for null.
@@ -166,12 +173,41 @@ pub(super) fn render(settings: &Settings) -> String {
     }
     out.display("passthrough_audience_ack", auth.passthrough_audience_ack);
     out.str("splunk_audience", &auth.splunk_audience);
+    out.opt("revocation_url", auth.revocation_url.as_deref());
+    out.opt("userinfo_url", auth.userinfo_url.as_deref());
+    out.list("idp_scopes", &auth.idp_scopes);
+    if !auth.extra_authorize_params.is_empty() {
+        out.str(
+            "extra_authorize_params",
+            &form_encode(&auth.extra_authorize_params),
+        );
+    }
+    if !auth.extra_token_params.is_empty() {
+        out.str("extra_token_params", &form_encode(&auth.extra_token_params));
+    }
+    out.str(
+        "client_auth_method",
+        match auth.client_auth_method {
+            IdpClientAuth::ClientSecretBasic => "client_secret_basic",
+            IdpClientAuth::ClientSecretPost => "client_secret_post",
+        },
+    );
     if !auth.tool_scopes.is_empty() {
         out.table("auth.tool_scopes");
         for (tool, scopes) in &auth.tool_scopes {
             out.str(tool, scopes);
         }
     }
+    let proxy = &auth.proxy;
+    out.table("auth.proxy");
+    out.str("store", &proxy.store.redacted());
+    out.secret("encryption_key", proxy.encryption_key.as_ref());
+    out.display("access_token_ttl", proxy.access_token_ttl.as_secs());
+    out.display("refresh_token_ttl", proxy.refresh_token_ttl.as_secs());
+    out.display("consent_remember", proxy.consent_remember.as_secs());
+    out.display("allow_cimd", proxy.allow_cimd);
+    out.display("cimd_allow_loopback", proxy.cimd_allow_loopback);
+    out.list("redirect_allowlist", &proxy.redirect_allowlist);
 
     let splunk = &settings.splunk;
     out.table("splunk");

@@ -7,12 +7,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use mcp_tools::ToolsConfig;
+use oidc_proxy::upstream::{RESERVED_AUTHORIZE_PARAMS, RESERVED_TOKEN_PARAMS};
 use secrecy::SecretString;
 
 use super::source::{Found, Origin, Sources};
 use super::{
-    AuthMode, AuthSettings, ConfigError, CredentialsMode, LogFormat, MirrorSettings,
-    ServerSettings, Settings, SplunkSettings, Transport,
+    AuthMode, AuthSettings, ConfigError, CredentialsMode, IdpClientAuth, LogFormat, MirrorSettings,
+    ProxySettings, ProxyStore, ServerSettings, Settings, SplunkSettings, Transport,
 };
 
 /// Where each resolved setting came from, by TOML key, for validation messages.
@@ -120,6 +121,19 @@ impl Resolver<'_> {
         self.find(key, &[env], None)
             .map_or(Ok(0), |found| found.number(0, 7 * 24 * 3600))
             .map(|secs| (secs > 0).then(|| Duration::from_secs(secs)))
+    }
+
+    /// A duration (`MCP_PROXY_ACCESS_TOKEN_TTL=1h`) between `min` and `max` seconds.
+    fn duration(
+        &mut self,
+        key: &'static str,
+        env: &'static str,
+        (min, max): (u64, u64),
+        default: u64,
+    ) -> Result<Duration, ConfigError> {
+        self.find(key, &[env], None)
+            .map_or(Ok(default), |found| found.duration(min, max))
+            .map(Duration::from_secs)
     }
 
     fn list(
@@ -452,6 +466,36 @@ fn resolve_auth(r: &mut Resolver<'_>, base_url: &str) -> Result<AuthSettings, Co
         false,
     )?;
     let splunk_audience = r.text_or("auth.splunk_audience", "MCP_SPLUNK_AUDIENCE", "splunk")?;
+    let revocation_url = r.url("auth.revocation_url", "IDP_REVOCATION_URL")?;
+    let userinfo_url = r.url("auth.userinfo_url", "IDP_USERINFO_URL")?;
+    let idp_scopes = r.list(
+        "auth.idp_scopes",
+        "IDP_SCOPES",
+        &[',', ' '],
+        &["openid", "profile", "email", "offline_access"],
+    )?;
+    let extra_authorize_params = match r.find(
+        "auth.extra_authorize_params",
+        &["IDP_EXTRA_AUTHORIZE_PARAMS"],
+        None,
+    ) {
+        None => Vec::new(),
+        Some(found) => extra_params(&found, RESERVED_AUTHORIZE_PARAMS)?,
+    };
+    let extra_token_params =
+        match r.find("auth.extra_token_params", &["IDP_EXTRA_TOKEN_PARAMS"], None) {
+            None => Vec::new(),
+            Some(found) => extra_params(&found, RESERVED_TOKEN_PARAMS)?,
+        };
+    let client_auth_method =
+        match r.find("auth.client_auth_method", &["IDP_CLIENT_AUTH_METHOD"], None) {
+            None => IdpClientAuth::ClientSecretBasic,
+            Some(found) => [
+                IdpClientAuth::ClientSecretBasic,
+                IdpClientAuth::ClientSecretPost,
+            ][found.choice(&["client_secret_basic", "client_secret_post"])?],
+        };
+    let proxy = resolve_proxy(r)?;
     Ok(AuthSettings {
         mode: AuthMode::None,
         oidc_config_url,
@@ -470,7 +514,124 @@ fn resolve_auth(r: &mut Resolver<'_>, base_url: &str) -> Result<AuthSettings, Co
         tool_scopes,
         passthrough_audience_ack,
         splunk_audience,
+        revocation_url,
+        userinfo_url,
+        idp_scopes,
+        extra_authorize_params,
+        extra_token_params,
+        client_auth_method,
+        proxy,
     })
+}
+
+/// `k=v&k2=v2` (form-encoded) as pairs; none may be a parameter the proxy sets itself.
+fn extra_params(found: &Found, reserved: &[&str]) -> Result<Vec<(String, String)>, ConfigError> {
+    let text = found.text()?;
+    let fix =
+        "write it as name=value pairs joined by &, e.g. `audience=https://splunk&prompt=consent`";
+    let mut pairs = Vec::new();
+    for piece in text.trim().split('&').filter(|piece| !piece.is_empty()) {
+        let Some((name, _)) = piece.split_once('=') else {
+            return Err(found.error(format!("`{piece}` has no `=`"), fix));
+        };
+        if name.trim().is_empty() {
+            return Err(found.error(format!("`{piece}` has no parameter name"), fix));
+        }
+        let Some((name, value)) = url::form_urlencoded::parse(piece.as_bytes()).next() else {
+            return Err(found.error(format!("`{piece}` is not a parameter"), fix));
+        };
+        if reserved.contains(&name.as_ref()) {
+            return Err(found.error(
+                format!("`{name}` is set by splunk-mcp itself and cannot be overridden"),
+                format!("remove `{name}` from it"),
+            ));
+        }
+        pairs.push((name.into_owned(), value.into_owned()));
+    }
+    Ok(pairs)
+}
+
+/// `[auth.proxy]`.
+fn resolve_proxy(r: &mut Resolver<'_>) -> Result<ProxySettings, ConfigError> {
+    const DAY: u64 = 24 * 3600;
+    let store = match r.find("auth.proxy.store", &["MCP_PROXY_STORE"], None) {
+        None => ProxyStore::File(PathBuf::from(super::DEFAULT_PROXY_STORE)),
+        Some(found) => proxy_store(&found)?,
+    };
+    let encryption_key = r.secret(
+        ("auth.proxy.encryption_key", "MCP_PROXY_ENCRYPTION_KEY"),
+        (
+            "auth.proxy.encryption_key_file",
+            "MCP_PROXY_ENCRYPTION_KEY_FILE",
+        ),
+    )?;
+    let access_token_ttl = r.duration(
+        "auth.proxy.access_token_ttl",
+        "MCP_PROXY_ACCESS_TOKEN_TTL",
+        (1, DAY),
+        3600,
+    )?;
+    let refresh_token_ttl = r.duration(
+        "auth.proxy.refresh_token_ttl",
+        "MCP_PROXY_REFRESH_TOKEN_TTL",
+        (60, 365 * DAY),
+        30 * DAY,
+    )?;
+    let consent_remember = r.duration(
+        "auth.proxy.consent_remember",
+        "MCP_PROXY_CONSENT_REMEMBER",
+        (0, 365 * DAY),
+        30 * DAY,
+    )?;
+    let allow_cimd = r.boolean("auth.proxy.allow_cimd", "MCP_PROXY_ALLOW_CIMD", None, true)?;
+    let cimd_allow_loopback = r.boolean(
+        "auth.proxy.cimd_allow_loopback",
+        "MCP_PROXY_CIMD_ALLOW_LOOPBACK",
+        None,
+        false,
+    )?;
+    let redirect_allowlist = r.list(
+        "auth.proxy.redirect_allowlist",
+        "MCP_PROXY_REDIRECT_ALLOWLIST",
+        &[','],
+        &[],
+    )?;
+    Ok(ProxySettings {
+        store,
+        encryption_key,
+        access_token_ttl,
+        refresh_token_ttl,
+        consent_remember,
+        allow_cimd,
+        cimd_allow_loopback,
+        redirect_allowlist,
+    })
+}
+
+/// `MCP_PROXY_STORE`: a `redis://` URL, or else a file path (anything else with `://` is a
+/// mistake).
+fn proxy_store(found: &Found) -> Result<ProxyStore, ConfigError> {
+    let text = found.text()?.trim().to_owned();
+    let fix = "give a file path for the embedded store (e.g. /var/lib/splunk-mcp/proxy.redb), \
+               or redis://[:password@]host:6379/0 for a Redis shared by several replicas";
+    let Some((scheme, _)) = text.split_once("://") else {
+        return Ok(ProxyStore::File(PathBuf::from(text)));
+    };
+    // The problem text never repeats the value: a Redis URL may hold a password.
+    match scheme.to_ascii_lowercase().as_str() {
+        "redis" => match reqwest::Url::parse(&text) {
+            Ok(url) if url.host().is_some() => Ok(ProxyStore::Redis(SecretString::from(text))),
+            _ => Err(found.error("not a valid redis:// URL (no host)", fix)),
+        },
+        "rediss" => Err(found.error(
+            "TLS to Redis (rediss://) is not built in",
+            "use redis:// on a private network, or a local TLS tunnel to the Redis server",
+        )),
+        other => Err(found.error(
+            format!("a `{other}://` URL is neither a file path nor a redis:// URL"),
+            fix,
+        )),
+    }
 }
 
 /// `[auth.tool_scopes]`: known tool names to scopes (a space-separated string or an array).

@@ -106,6 +106,25 @@ impl Found {
         }
     }
 
+    /// A duration between `min` and `max` seconds: a whole number of seconds, or a number with
+    /// a unit, `s`, `m`, `h` or `d` (`90s`, `15m`, `1h`, `30d`).
+    pub(super) fn duration(&self, min: u64, max: u64) -> Result<u64, ConfigError> {
+        let seconds = match &self.raw {
+            Raw::Toml(toml::Value::Integer(value)) => u64::try_from(*value).ok(),
+            Raw::Text(text) | Raw::Toml(toml::Value::String(text)) => parse_duration(text),
+            Raw::Toml(_) => None,
+        };
+        let range = format!(
+            "a duration from {} to {} (seconds, or a number with s, m, h or d)",
+            show_seconds(min),
+            show_seconds(max)
+        );
+        match seconds {
+            Some(value) if (min..=max).contains(&value) => Ok(value),
+            _ => Err(self.wrong_type(&range, &range)),
+        }
+    }
+
     /// A list: a TOML array of strings, or text separated by `separators`; blanks are dropped.
     pub(super) fn list(&self, separators: &[char]) -> Result<Vec<String>, ConfigError> {
         let split = |text: &str| -> Vec<String> {
@@ -145,6 +164,36 @@ impl Found {
     }
 }
 
+/// `3600`, `90s`, `15m`, `1h` or `30d` as seconds.
+fn parse_duration(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        None => (text, 1),
+        Some(at) => {
+            let unit = match text[at..].trim() {
+                "s" => 1,
+                "m" => 60,
+                "h" => 3600,
+                "d" => 24 * 3600,
+                _ => return None,
+            };
+            (&text[..at], unit)
+        }
+    };
+    number.parse::<u64>().ok()?.checked_mul(unit)
+}
+
+/// Seconds in the largest unit that divides them: `30d`, `1h`, `90s`.
+fn show_seconds(seconds: u64) -> String {
+    match seconds {
+        0 => "0".to_owned(),
+        s if s % (24 * 3600) == 0 => format!("{}d", s / (24 * 3600)),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
 /// The TOML file, whose keys are taken out as they are read so that what is left is unknown.
 #[derive(Debug)]
 struct FileLayer {
@@ -155,7 +204,7 @@ struct FileLayer {
 }
 
 /// Tables of the file that hold settings, in the order unknown keys are reported.
-const TABLES: &[&str] = &["server", "auth", "splunk.mirror", "splunk"];
+const TABLES: &[&str] = &["server", "auth.proxy", "auth", "splunk.mirror", "splunk"];
 
 /// All the layers of one load.
 pub(super) struct Sources<'a> {
@@ -253,6 +302,7 @@ impl<'a> Sources<'a> {
             }
             let nested: &[&str] = match *table_path {
                 "splunk" => &["mirror"],
+                "auth" => &["proxy"],
                 _ => &[],
             };
             if let Some(unknown) = table.keys().find(|k| !nested.contains(&k.as_str())) {
@@ -313,6 +363,7 @@ fn read_file(path: &Path, setting: &str) -> Result<FileLayer, ConfigError> {
         "tools",
         "splunk.mirror",
         "auth.tool_scopes",
+        "auth.proxy",
     ] {
         let mut value: Option<&toml::Value> = None;
         let mut table = &root;

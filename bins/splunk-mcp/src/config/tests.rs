@@ -53,6 +53,30 @@ const OIDC: (&str, &str) = (
     "IDP_OIDC_CONFIG_URL",
     "https://idp.example.com/.well-known/openid-configuration",
 );
+/// base64 of 32 bytes.
+const KEY_VALUE: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+const PROXY_KEY: (&str, &str) = ("MCP_PROXY_ENCRYPTION_KEY", KEY_VALUE);
+/// Everything proxy mode needs, over HTTP with passthrough.
+const PROXY: &[(&str, &str)] = &[
+    HTTP,
+    OIDC,
+    ("MCP_AUTH_MODE", "proxy"),
+    ("MCP_OAUTH_CLIENT_ID", "splunk-mcp"),
+    ("MCP_OAUTH_CLIENT_SECRET", "client-secret-value"),
+    PROXY_KEY,
+    ("SPLUNK_CREDENTIALS", "passthrough"),
+];
+
+/// [`PROXY`] with `extra` on top (a later variable replaces an earlier one).
+fn proxy_env<'a>(extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut env: Vec<(&str, &str)> = PROXY
+        .iter()
+        .filter(|(name, _)| !extra.iter().any(|(other, _)| other == name))
+        .copied()
+        .collect();
+    env.extend_from_slice(extra);
+    env
+}
 
 #[test]
 fn defaults_match_the_documented_ones() {
@@ -285,6 +309,8 @@ fn seed_aliases_map_to_the_new_settings() {
             OIDC,
             ("SPLUNK_AUTH_MODE", "OAuth"),
             ("MCP_OAUTH_CLIENT_ID", "mcp"),
+            ("MCP_OAUTH_CLIENT_SECRET", "mcp-secret"),
+            PROXY_KEY,
         ],
     );
     assert_eq!(
@@ -915,4 +941,381 @@ fn the_examples_in_the_docs_load() {
         docs.contains(&shown),
         "docs/configuration.md shows the error as printed:\n{shown}"
     );
+}
+
+#[test]
+fn proxy_mode_defaults_match_the_documented_ones() {
+    let s = load_ok(&[], PROXY);
+    assert_eq!(s.auth.mode, AuthMode::Proxy);
+    let proxy = &s.auth.proxy;
+    assert!(
+        matches!(&proxy.store, ProxyStore::File(path) if path == &PathBuf::from("splunk-mcp-proxy.redb")),
+        "{:?}",
+        proxy.store
+    );
+    assert_eq!(proxy.access_token_ttl, Duration::from_secs(3600));
+    assert_eq!(proxy.refresh_token_ttl, Duration::from_secs(30 * 24 * 3600));
+    assert_eq!(proxy.consent_remember, Duration::from_secs(30 * 24 * 3600));
+    assert!(proxy.allow_cimd);
+    assert!(!proxy.cimd_allow_loopback);
+    assert!(proxy.redirect_allowlist.is_empty());
+    assert_eq!(
+        proxy
+            .encryption_key
+            .as_ref()
+            .map(|k| k.expose_secret().to_owned()),
+        Some(KEY_VALUE.to_owned())
+    );
+    assert_eq!(
+        s.auth.idp_scopes,
+        ["openid", "profile", "email", "offline_access"]
+    );
+    assert!(s.auth.extra_authorize_params.is_empty());
+    assert!(s.auth.extra_token_params.is_empty());
+    assert_eq!(s.auth.client_auth_method, IdpClientAuth::ClientSecretBasic);
+}
+
+#[test]
+fn proxy_environment_names_reach_their_settings() {
+    let key_file = temp_file(&format!("{KEY_VALUE}\n"));
+    let key_path = key_file.to_str().unwrap();
+    let s = load_ok(
+        &[],
+        &[
+            HTTP,
+            ("MCP_AUTH_MODE", "proxy"),
+            ("IDP_AUTHORIZE_URL", "https://idp.example.com/authorize"),
+            ("IDP_TOKEN_URL", "https://idp.example.com/token"),
+            ("IDP_REVOCATION_URL", "https://idp.example.com/revoke"),
+            ("IDP_USERINFO_URL", "https://idp.example.com/userinfo"),
+            ("IDP_SCOPES", "openid, email offline_access"),
+            (
+                "IDP_EXTRA_AUTHORIZE_PARAMS",
+                "audience=https%3A%2F%2Fsplunk&prompt=consent",
+            ),
+            ("IDP_EXTRA_TOKEN_PARAMS", "audience=https://splunk"),
+            ("IDP_CLIENT_AUTH_METHOD", "client_secret_post"),
+            ("MCP_OAUTH_CLIENT_ID", "splunk-mcp"),
+            ("MCP_OAUTH_CLIENT_SECRET", "s"),
+            ("MCP_PROXY_ENCRYPTION_KEY_FILE", key_path),
+            ("MCP_PROXY_STORE", "redis://:pw@redis.internal:6379/2"),
+            ("MCP_PROXY_ACCESS_TOKEN_TTL", "15m"),
+            ("MCP_PROXY_REFRESH_TOKEN_TTL", "7d"),
+            ("MCP_PROXY_CONSENT_REMEMBER", "0"),
+            ("MCP_PROXY_ALLOW_CIMD", "false"),
+            ("MCP_PROXY_CIMD_ALLOW_LOOPBACK", "true"),
+            (
+                "MCP_PROXY_REDIRECT_ALLOWLIST",
+                "https://*.example.com/cb, http://127.0.0.1:*/callback",
+            ),
+            ("SPLUNK_CREDENTIALS", "passthrough"),
+        ],
+    );
+    let auth = &s.auth;
+    assert_eq!(
+        auth.revocation_url.as_deref(),
+        Some("https://idp.example.com/revoke")
+    );
+    assert_eq!(
+        auth.userinfo_url.as_deref(),
+        Some("https://idp.example.com/userinfo")
+    );
+    assert_eq!(auth.idp_scopes, ["openid", "email", "offline_access"]);
+    assert_eq!(
+        auth.extra_authorize_params,
+        [
+            ("audience".to_owned(), "https://splunk".to_owned()),
+            ("prompt".to_owned(), "consent".to_owned())
+        ]
+    );
+    assert_eq!(
+        auth.extra_token_params,
+        [("audience".to_owned(), "https://splunk".to_owned())]
+    );
+    assert_eq!(auth.client_auth_method, IdpClientAuth::ClientSecretPost);
+    let proxy = &auth.proxy;
+    assert_eq!(
+        proxy
+            .encryption_key
+            .as_ref()
+            .map(|k| k.expose_secret().to_owned()),
+        Some(KEY_VALUE.to_owned()),
+        "read from the file without its newline"
+    );
+    assert!(
+        matches!(&proxy.store, ProxyStore::Redis(url) if url.expose_secret() == "redis://:pw@redis.internal:6379/2")
+    );
+    assert_eq!(proxy.access_token_ttl, Duration::from_secs(900));
+    assert_eq!(proxy.refresh_token_ttl, Duration::from_secs(7 * 24 * 3600));
+    assert_eq!(proxy.consent_remember, Duration::ZERO);
+    assert!(!proxy.allow_cimd);
+    assert!(proxy.cimd_allow_loopback);
+    assert_eq!(
+        proxy.redirect_allowlist,
+        ["https://*.example.com/cb", "http://127.0.0.1:*/callback"]
+    );
+
+    let file = temp_file(
+        "[auth]\nmode = \"proxy\"\nextra_token_params = \"resource=urn:splunk\"\n\
+         [auth.proxy]\nstore = \"/var/lib/splunk-mcp/proxy.redb\"\naccess_token_ttl = 600\n\
+         consent_remember = \"1h\"\nredirect_allowlist = [\"https://app.example.com/cb\"]\n",
+    );
+    let s = load_ok(
+        &["--config", file.to_str().unwrap()],
+        &proxy_env(&[("MCP_AUTH_MODE", "")]),
+    );
+    assert_eq!(s.auth.mode, AuthMode::Proxy);
+    assert!(
+        matches!(&s.auth.proxy.store, ProxyStore::File(path) if path == &PathBuf::from("/var/lib/splunk-mcp/proxy.redb"))
+    );
+    assert_eq!(s.auth.proxy.access_token_ttl, Duration::from_secs(600));
+    assert_eq!(s.auth.proxy.consent_remember, Duration::from_secs(3600));
+    assert_eq!(
+        s.auth.extra_token_params,
+        [("resource".to_owned(), "urn:splunk".to_owned())]
+    );
+    assert_eq!(
+        s.auth.proxy.redirect_allowlist,
+        ["https://app.example.com/cb"]
+    );
+}
+
+#[test]
+fn proxy_rules_name_the_setting_and_a_fix() {
+    let short_key = "c2hvcnQ="; // "short"
+    // (environment, setting named, words in the problem, words in the fix)
+    type Case<'a> = (Vec<(&'a str, &'a str)>, &'a str, &'a str, &'a str);
+    let cases: &[Case<'_>] = &[
+        (
+            proxy_env(&[("MCP_PROXY_ENCRYPTION_KEY", "")]),
+            "MCP_PROXY_ENCRYPTION_KEY",
+            "needs a key to encrypt",
+            "openssl rand -base64 32",
+        ),
+        (
+            proxy_env(&[("MCP_PROXY_ENCRYPTION_KEY", short_key)]),
+            "MCP_PROXY_ENCRYPTION_KEY",
+            "got 5 bytes, need 32",
+            "exactly 32 random bytes",
+        ),
+        (
+            proxy_env(&[("MCP_PROXY_ENCRYPTION_KEY", "not base64 at all!")]),
+            "MCP_PROXY_ENCRYPTION_KEY",
+            "not valid base64",
+            "openssl rand -base64 32",
+        ),
+        (
+            proxy_env(&[("MCP_TRANSPORT", "stdio")]),
+            "MCP_AUTH_MODE",
+            "auth mode `proxy` needs the HTTP transport",
+            "MCP_TRANSPORT=http",
+        ),
+        (
+            proxy_env(&[("IDP_OIDC_CONFIG_URL", "")]),
+            "MCP_AUTH_MODE",
+            "upstream IdP's endpoints",
+            "IDP_AUTHORIZE_URL and IDP_TOKEN_URL",
+        ),
+        (
+            proxy_env(&[
+                ("IDP_OIDC_CONFIG_URL", ""),
+                ("IDP_AUTHORIZE_URL", "https://idp.example.com/authorize"),
+            ]),
+            "MCP_AUTH_MODE",
+            "upstream IdP's endpoints",
+            "IDP_OIDC_CONFIG_URL",
+        ),
+        (
+            proxy_env(&[
+                ("IDP_OIDC_CONFIG_URL", ""),
+                ("IDP_AUTHORIZE_URL", "https://idp.example.com/authorize"),
+                ("IDP_TOKEN_URL", "https://idp.example.com/token"),
+            ]),
+            "MCP_AUTH_MODE",
+            "no way to learn who signed in",
+            "IDP_USERINFO_URL",
+        ),
+        (
+            proxy_env(&[("MCP_OAUTH_CLIENT_ID", "")]),
+            "MCP_AUTH_MODE",
+            "registered as at the IdP",
+            "MCP_OAUTH_CLIENT_ID",
+        ),
+        (
+            proxy_env(&[("MCP_OAUTH_CLIENT_SECRET", "")]),
+            "MCP_AUTH_MODE",
+            "/auth/callback",
+            "MCP_OAUTH_CLIENT_SECRET",
+        ),
+        (
+            proxy_env(&[("IDP_EXTRA_AUTHORIZE_PARAMS", "audience")]),
+            "IDP_EXTRA_AUTHORIZE_PARAMS",
+            "`audience` has no `=`",
+            "name=value pairs joined by &",
+        ),
+        (
+            proxy_env(&[("IDP_EXTRA_TOKEN_PARAMS", "=x")]),
+            "IDP_EXTRA_TOKEN_PARAMS",
+            "no parameter name",
+            "name=value",
+        ),
+        (
+            proxy_env(&[(
+                "IDP_EXTRA_AUTHORIZE_PARAMS",
+                "a=b&redirect_uri=https://evil",
+            )]),
+            "IDP_EXTRA_AUTHORIZE_PARAMS",
+            "`redirect_uri` is set by splunk-mcp itself",
+            "remove `redirect_uri`",
+        ),
+        (
+            proxy_env(&[("IDP_EXTRA_TOKEN_PARAMS", "client_secret=x")]),
+            "IDP_EXTRA_TOKEN_PARAMS",
+            "`client_secret` is set by splunk-mcp itself",
+            "remove",
+        ),
+        (
+            proxy_env(&[("MCP_PROXY_STORE", "postgres://db/mcp")]),
+            "MCP_PROXY_STORE",
+            "neither a file path nor a redis:// URL",
+            "redis://",
+        ),
+        (
+            proxy_env(&[("MCP_PROXY_STORE", "rediss://:pw@redis:6380")]),
+            "MCP_PROXY_STORE",
+            "TLS to Redis",
+            "redis://",
+        ),
+        (
+            proxy_env(&[("MCP_PROXY_STORE", "redis://")]),
+            "MCP_PROXY_STORE",
+            "not a valid redis:// URL",
+            "file path",
+        ),
+        (
+            proxy_env(&[("MCP_PROXY_ACCESS_TOKEN_TTL", "2d")]),
+            "MCP_PROXY_ACCESS_TOKEN_TTL",
+            "a duration from 1s to 1d",
+            "s, m, h or d",
+        ),
+        (
+            proxy_env(&[("MCP_PROXY_REFRESH_TOKEN_TTL", "10 years")]),
+            "MCP_PROXY_REFRESH_TOKEN_TTL",
+            "a duration from 1m to 365d",
+            "seconds",
+        ),
+        (
+            proxy_env(&[("MCP_PROXY_ALLOW_CIMD", "sometimes")]),
+            "MCP_PROXY_ALLOW_CIMD",
+            "expected a boolean",
+            "true",
+        ),
+        (
+            proxy_env(&[("IDP_CLIENT_AUTH_METHOD", "private_key_jwt")]),
+            "IDP_CLIENT_AUTH_METHOD",
+            "not one of client_secret_basic, client_secret_post",
+            "use one of",
+        ),
+        (
+            proxy_env(&[("MCP_BASE_URL", "http://mcp.example.com")]),
+            "MCP_BASE_URL",
+            "plain http only on loopback",
+            "https://",
+        ),
+    ];
+    for (env, setting, problem, fix) in cases {
+        let e = load_err(&[], env);
+        assert_eq!(e.setting, *setting, "{env:?}: {e}");
+        assert!(
+            e.problem.contains(problem),
+            "{env:?}: problem {:?}",
+            e.problem
+        );
+        assert!(e.fix.contains(fix), "{env:?}: fix {:?}", e.fix);
+    }
+
+    // The key from a file is named by its file variable.
+    let bad_key = temp_file(short_key);
+    let e = load_err(
+        &[],
+        &proxy_env(&[
+            ("MCP_PROXY_ENCRYPTION_KEY", ""),
+            ("MCP_PROXY_ENCRYPTION_KEY_FILE", bad_key.to_str().unwrap()),
+        ]),
+    );
+    assert_eq!(e.setting, "MCP_PROXY_ENCRYPTION_KEY_FILE", "{e}");
+    // Loopback http base URLs are fine (local development, the tests).
+    load_ok(
+        &[],
+        &proxy_env(&[("MCP_BASE_URL", "http://localhost:8000")]),
+    );
+    // Proxy settings are not checked in other modes, where they are unused.
+    load_ok(&[], &[TOKEN, ("MCP_PROXY_ENCRYPTION_KEY", short_key)]);
+}
+
+#[test]
+fn rendering_redacts_proxy_secrets() {
+    let s = load_ok(
+        &[],
+        &proxy_env(&[(
+            "MCP_PROXY_STORE",
+            "redis://mcp:redis-password-value@redis.internal:6379/0",
+        )]),
+    );
+    let text = render_redacted(&s);
+    for secret in [KEY_VALUE, "client-secret-value", "redis-password-value"] {
+        assert!(!text.contains(secret), "{secret} leaked:\n{text}");
+    }
+    assert!(text.contains("encryption_key = \"<redacted>\""), "{text}");
+    assert!(text.contains("client_secret = \"<redacted>\""), "{text}");
+    assert!(
+        text.contains("store = \"redis://mcp:<redacted>@redis.internal:6379/0\""),
+        "{text}"
+    );
+    let shown = format!("{s:?}");
+    for secret in [KEY_VALUE, "client-secret-value", "redis-password-value"] {
+        assert!(!shown.contains(secret), "{secret} leaked in Debug: {shown}");
+    }
+
+    // A Redis URL without a password and a file path are shown as they are.
+    let s = load_ok(
+        &[],
+        &proxy_env(&[("MCP_PROXY_STORE", "redis://127.0.0.1:6379")]),
+    );
+    assert!(
+        render_redacted(&s).contains("store = \"redis://127.0.0.1:6379\""),
+        "{}",
+        render_redacted(&s)
+    );
+}
+
+#[test]
+fn rendered_proxy_config_loads_back_to_the_same_settings() {
+    let s = load_ok(
+        &[],
+        &proxy_env(&[
+            (
+                "IDP_EXTRA_AUTHORIZE_PARAMS",
+                "resource=urn:splunk&prompt=consent",
+            ),
+            ("IDP_EXTRA_TOKEN_PARAMS", "audience=https://splunk a"),
+            ("MCP_PROXY_CONSENT_REMEMBER", "0"),
+            ("MCP_PROXY_REDIRECT_ALLOWLIST", "https://*.example.com/*"),
+            ("IDP_SCOPES", "openid groups"),
+        ]),
+    );
+    let text = render_redacted(&s);
+    assert!(text.contains("[auth.proxy]"), "{text}");
+    let again = temp_file(&text);
+    // The file holds `<redacted>` in place of each secret: give the real ones again.
+    let reloaded = load_ok(
+        &["--config", again.to_str().unwrap()],
+        &[
+            PROXY_KEY,
+            ("MCP_OAUTH_CLIENT_SECRET", "client-secret-value"),
+        ],
+    );
+    assert_eq!(render_redacted(&reloaded), text);
+    assert_eq!(reloaded.auth.extra_token_params, s.auth.extra_token_params);
+    assert_eq!(reloaded.auth.proxy.consent_remember, Duration::ZERO);
 }

@@ -1,6 +1,8 @@
 //! Rules that span several settings: what each auth mode and credential mode needs, and the
 //! combinations that would be unsafe.
 
+use secrecy::ExposeSecret as _;
+
 use super::resolve::Names;
 use super::{AuthMode, ConfigError, CredentialsMode, Settings, Transport};
 
@@ -68,13 +70,26 @@ pub(super) fn validate(
                     "set IDP_OIDC_CONFIG_URL, or IDP_AUTHORIZE_URL and IDP_TOKEN_URL for a non-OIDC IdP",
                 ));
             }
-            if auth.client_id.is_none() {
+            if auth.oidc_config_url.is_none()
+                && (auth.issuer_url.is_none() || auth.jwks_uri.is_none())
+                && auth.userinfo_url.is_none()
+            {
                 return Err(ConfigError::new(
                     mode_name(),
-                    "auth mode `proxy` needs the client this server is registered as at the IdP",
-                    "set MCP_OAUTH_CLIENT_ID (and MCP_OAUTH_CLIENT_SECRET for a confidential client)",
+                    "auth mode `proxy` without discovery has no way to learn who signed in",
+                    "set IDP_ISSUER_URL and IDP_JWKS_URI (to validate the IdP's ID tokens), or \
+                     IDP_USERINFO_URL",
                 ));
             }
+            if auth.client_id.is_none() || auth.client_secret.is_none() {
+                return Err(ConfigError::new(
+                    mode_name(),
+                    "auth mode `proxy` needs the client this server is registered as at the IdP \
+                     (a confidential client whose redirect URI is <MCP_BASE_URL>/auth/callback)",
+                    "set MCP_OAUTH_CLIENT_ID and MCP_OAUTH_CLIENT_SECRET (or MCP_OAUTH_CLIENT_SECRET_FILE)",
+                ));
+            }
+            check_proxy(settings, names)?;
         }
         AuthMode::Static => match &auth.static_tokens_file {
             None => {
@@ -175,6 +190,60 @@ pub(super) fn validate(
         }
     }
     Ok(())
+}
+
+/// Proxy mode's own settings: the encryption key, and a base URL browsers may be sent to.
+fn check_proxy(settings: &Settings, names: &Names) -> Result<(), ConfigError> {
+    let proxy = &settings.auth.proxy;
+    let key_name = || {
+        let file = names.get("auth.proxy.encryption_key_file", "");
+        if file.is_empty() {
+            names.get("auth.proxy.encryption_key", "MCP_PROXY_ENCRYPTION_KEY")
+        } else {
+            file
+        }
+    };
+    let Some(key) = &proxy.encryption_key else {
+        return Err(ConfigError::new(
+            "MCP_PROXY_ENCRYPTION_KEY",
+            "auth mode `proxy` needs a key to encrypt the IdP's tokens and its signing keys at rest",
+            "generate one with `openssl rand -base64 32` and set MCP_PROXY_ENCRYPTION_KEY (or \
+             MCP_PROXY_ENCRYPTION_KEY_FILE); keep it secret, and the same on every replica",
+        ));
+    };
+    if let Err(e) = oidc_proxy::EncryptionKey::from_base64(0, key.expose_secret()) {
+        return Err(ConfigError::new(
+            key_name(),
+            format!("not a usable encryption key: {e}"),
+            "give base64 of exactly 32 random bytes, as `openssl rand -base64 32` prints",
+        ));
+    }
+    let base = &settings.server.base_url;
+    if let Ok(url) = reqwest::Url::parse(base)
+        && url.scheme() == "http"
+        && !is_loopback_host(&url)
+    {
+        return Err(ConfigError::new(
+            names.get("server.base_url", "MCP_BASE_URL"),
+            format!(
+                "auth mode `proxy` makes {base} an OAuth authorization server, and OAuth 2.1 \
+                 allows plain http only on loopback"
+            ),
+            "set MCP_BASE_URL to the https:// URL clients reach this server at (TLS may end at a \
+             reverse proxy in front of it)",
+        ));
+    }
+    Ok(())
+}
+
+/// Whether a URL's host is `localhost` or a loopback address.
+fn is_loopback_host(url: &reqwest::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 /// Service and mirror modes need exactly one kind of Splunk credential.

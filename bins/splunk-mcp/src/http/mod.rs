@@ -57,6 +57,9 @@ pub struct HttpOptions {
     pub metrics: Metrics,
     /// What `/readyz` checks.
     pub readiness: Vec<Arc<dyn ReadyCheck>>,
+    /// Proxy mode's authorization server (metadata, `/register`, `/authorize`, `/token`, ...),
+    /// served at the root next to `/mcp`.
+    pub authorization_server: Option<Router>,
 }
 
 /// How `/mcp` authenticates and authorizes callers.
@@ -91,6 +94,7 @@ pub fn router(options: HttpOptions) -> Router {
         allowed_hosts,
         metrics,
         readiness,
+        authorization_server,
     } = options;
 
     let config = StreamableHttpServerConfig::default()
@@ -125,6 +129,9 @@ pub fn router(options: HttpOptions) -> Router {
             ));
         app = app.merge(probes::metadata_routes(auth.metadata));
     }
+    if let Some(endpoints) = authorization_server {
+        app = app.merge(endpoints);
+    }
     app.merge(mcp).fallback(not_found)
 }
 
@@ -133,7 +140,8 @@ async fn not_found() -> (http::StatusCode, &'static str) {
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then lets open requests finish for
-/// at most [`SHUTDOWN_GRACE`].
+/// at most [`SHUTDOWN_GRACE`]. Handlers see the peer's address (`ConnectInfo<SocketAddr>`):
+/// proxy mode's `/register` limits registrations per address.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
@@ -145,7 +153,11 @@ pub async fn serve(
         tracing::info!("shutting down the HTTP server");
         let _ = stopping_tx.send(());
     };
-    let server = axum::serve(listener, router).with_graceful_shutdown(signal);
+    let server = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(signal);
     let server = server.into_future();
     tokio::pin!(server);
     tokio::select! {

@@ -110,6 +110,7 @@ impl World {
             allowed_hosts: vec!["127.0.0.1".to_owned(), "localhost".to_owned()],
             metrics,
             readiness: setup.readiness,
+            authorization_server: None,
         });
         tokio::spawn(serve(listener, app, std::future::pending()));
         let http = reqwest::Client::builder()

@@ -57,6 +57,55 @@ pub(crate) fn passthrough_env(world: &World) -> Vec<(&'static str, String)> {
     env
 }
 
+/// The encryption key of proxy-mode test servers: base64 of 32 bytes, as
+/// `openssl rand -base64 32` prints one.
+pub(crate) const PROXY_ENCRYPTION_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
+
+/// A fresh path for a proxy-mode server's redb store file under the test target's temp
+/// directory (the file does not exist yet).
+pub(crate) fn proxy_store_path(what: &str) -> PathBuf {
+    let path = log_path(what).with_extension("redb");
+    let _ = std::fs::remove_file(&path);
+    path
+}
+
+/// The environment of a server in `proxy` + `passthrough` mode in front of the world's IdP,
+/// as its confidential client `splunk-mcp`, asking the IdP for tokens Splunk accepts
+/// (`resource=urn:splunk`, so `aud: splunk`) and forcing the IdP's consent prompt; `store` is
+/// `MCP_PROXY_STORE`: a redb file path or a `redis://` URL.
+pub(crate) fn proxy_env(world: &World, store: &str) -> Vec<(&'static str, String)> {
+    let mut env = splunk_env(world);
+    env.extend([
+        ("MCP_AUTH_MODE", "proxy".to_owned()),
+        ("IDP_OIDC_CONFIG_URL", world.idp.discovery_url()),
+        ("MCP_OAUTH_CLIENT_ID", "splunk-mcp".to_owned()),
+        ("MCP_OAUTH_CLIENT_SECRET", "splunk-mcp-secret".to_owned()),
+        (
+            "IDP_EXTRA_AUTHORIZE_PARAMS",
+            "prompt=consent&resource=urn:splunk".to_owned(),
+        ),
+        ("IDP_EXTRA_TOKEN_PARAMS", "resource=urn:splunk".to_owned()),
+        ("MCP_PROXY_STORE", store.to_owned()),
+        ("MCP_PROXY_ENCRYPTION_KEY", PROXY_ENCRYPTION_KEY.to_owned()),
+        ("SPLUNK_CREDENTIALS", "passthrough".to_owned()),
+    ]);
+    env
+}
+
+/// Starts the binary in `proxy` + `passthrough` mode ([`proxy_env`]) on a free loopback port,
+/// with `extra` variables on top (a later variable replaces an earlier one of the same name,
+/// e.g. `("SPLUNK_CREDENTIALS", "mirror")` or `("MCP_PROXY_CIMD_ALLOW_LOOPBACK", "true")`).
+/// Its base URL, `server.base_url`, is the issuer of its tokens.
+pub(crate) async fn start_proxy_server(
+    world: &World,
+    store: &str,
+    extra: &[(&'static str, String)],
+) -> Server {
+    let mut env = proxy_env(world, store);
+    env.extend(extra.iter().cloned());
+    Server::start(&env).await
+}
+
 /// Where the world's emulator is (plain HTTP on loopback), and JSON logs at `info`.
 pub(crate) fn splunk_env(world: &World) -> Vec<(&'static str, String)> {
     vec![
@@ -127,6 +176,11 @@ impl Server {
     /// Whether the process is still running.
     pub(crate) fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Kills the process and waits until it is gone (so a redb store file it held is free).
+    pub(crate) async fn stop(mut self) {
+        let _ = self.child.kill().await;
     }
 }
 

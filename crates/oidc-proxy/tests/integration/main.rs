@@ -4,6 +4,9 @@
 mod cimd;
 mod conformance;
 mod registration;
+mod server_authorize;
+mod server_support;
+mod server_token;
 mod stores;
 mod support;
 mod tokens;

@@ -1,9 +1,6 @@
 //! Test helpers: records, a cipher, temp dirs and a private `redis-server` per test.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use oidc_proxy::{
     AuthorizationCode, AuthorizationTransaction, Cipher, ClientRecord, ClientSource, EncryptionKey,
@@ -45,55 +42,7 @@ impl Drop for TempDir {
     }
 }
 
-/// A `redis-server` on a free loopback port, killed on drop.
-pub(crate) struct RedisServer {
-    child: Child,
-    pub(crate) port: u16,
-}
-
-const REDIS_SERVER: &str = "/usr/bin/redis-server";
-
-impl RedisServer {
-    pub(crate) fn start() -> Self {
-        assert!(
-            Path::new(REDIS_SERVER).exists(),
-            "{REDIS_SERVER} is missing: install it with `apt-get install -y redis-server` \
-             (.ci/run does this in CI); the Redis store tests cannot run without it"
-        );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let child = Command::new(REDIS_SERVER)
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start redis-server");
-        let server = Self { child, port };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not start on port {port}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        server
-    }
-
-    pub(crate) fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+pub(crate) use e2e_tests::RedisServer;
 
 pub(crate) fn client(id: &str) -> ClientRecord {
     ClientRecord {
@@ -120,6 +69,8 @@ pub(crate) fn transaction() -> AuthorizationTransaction {
         resource: Some("https://mcp.example/mcp".into()),
         code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
         browser_binding: Some(TokenHash::of("browser")),
+        csrf_hash: Some(TokenHash::of("csrf")),
+        login_hint: None,
         upstream: Some(UpstreamRequest {
             pkce_verifier: Secret::new("verifier"),
             nonce: "n-0S6_WzA2Mj".into(),
@@ -138,6 +89,8 @@ pub(crate) fn code(grant_id: &str) -> AuthorizationCode {
         resource: Some("https://mcp.example/mcp".into()),
         subject: "alice".into(),
         groups: vec!["splunk-users".into()],
+        username: Some("alice".into()),
+        email: None,
         upstream_id: "up-1".into(),
         issued_at: 1,
     }
@@ -149,6 +102,8 @@ pub(crate) fn grant(family_id: &str) -> RefreshGrant {
         client_id: "c1".into(),
         subject: "alice".into(),
         groups: vec!["splunk-users".into()],
+        username: Some("alice".into()),
+        email: Some("alice@example.com".into()),
         scope: "mcp:tools".into(),
         resource: Some("https://mcp.example/mcp".into()),
         upstream_id: "up-1".into(),

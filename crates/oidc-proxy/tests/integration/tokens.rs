@@ -21,6 +21,9 @@ fn request(audience: &str) -> AccessTokenRequest {
         audience: audience.into(),
         scope: "splunk:search offline_access".into(),
         groups: vec!["splunk-admins".into(), "ops".into()],
+        grant_id: "grant-1".into(),
+        username: Some("alice".into()),
+        email: None,
     }
 }
 
@@ -88,6 +91,12 @@ async fn minted_tokens_verify_with_auth_core_and_survive_rotation() {
     assert_eq!(ctx.claims().audience, [RESOURCE]);
     assert!(ctx.claims().issued_at.is_some());
     assert_eq!(ctx.expires_at(), Some(first.expires_at as i64));
+    // Whole seconds, as strict JWT libraries expect; and the grant and user claims.
+    let raw = e2e_tests::jwt_claims(first.token.expose());
+    assert!(raw["iat"].is_u64() && raw["exp"].is_u64(), "{raw}");
+    assert_eq!(raw["sid"], "grant-1");
+    assert_eq!(raw["preferred_username"], "alice");
+    assert!(raw.get("email").is_none(), "{raw}");
 
     // A token for another resource is refused.
     let other = issuer

@@ -14,32 +14,12 @@ use secrecy::SecretString;
 const CALLBACK: &str = "http://127.0.0.1:9/auth/callback";
 
 fn config(idp: &Idp, user: &str) -> UpstreamConfig {
-    let mut config = UpstreamConfig::new(
-        UpstreamEndpoints::Discovery {
-            config_url: idp.discovery_url(),
-            expected_issuer: None,
-        },
-        "splunk-mcp",
-        SecretString::from("splunk-mcp-secret"),
-        CALLBACK,
-    );
-    config.scopes = [
-        "openid",
-        "profile",
-        "email",
-        "offline_access",
-        "splunk:read",
-    ]
-    .map(str::to_owned)
-    .to_vec();
-    // oidc-provider grants offline_access only with prompt=consent; login_hint drives its
-    // automated login; `resource` makes the access token a JWT for Splunk (`aud: splunk`).
-    config.extra_authorize_params = vec![
-        ("prompt".to_owned(), "consent".to_owned()),
-        ("login_hint".to_owned(), user.to_owned()),
-        ("resource".to_owned(), "urn:splunk".to_owned()),
-    ];
-    config.extra_token_params = vec![("resource".to_owned(), "urn:splunk".to_owned())];
+    let mut config = crate::server_support::upstream_config(idp, CALLBACK);
+    config.scopes.retain(|s| s != "splunk:search");
+    // login_hint drives the test IdP's automated login.
+    config
+        .extra_authorize_params
+        .push(("login_hint".to_owned(), user.to_owned()));
     config
 }
 

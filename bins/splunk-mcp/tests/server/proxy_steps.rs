@@ -1,0 +1,637 @@
+//! What the proxy-mode tests share: the binary as a process that can be SIGKILLed, a private
+//! `redis-server`, a loopback TCP balancer that puts several replicas behind one public URL,
+//! and the OAuth steps an MCP client takes against splunk-mcp's authorization server (DCR,
+//! `/authorize` with `login_hint`, the consent form, the IdP round trip, `/token`, `/revoke`),
+//! driven over plain HTTP with [`e2e_tests::Browser`].
+//!
+//! Tokens are secrets even in tests: nothing here prints one, and failure messages show OAuth
+//! error codes, never token responses.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use e2e_tests::{Browser, Pkce, REDIRECT_URI, Visit, query_param};
+use reqwest::{StatusCode, Url};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::process::{Child, ChildStdout};
+
+use crate::support::{challenge_of, command, initialize_request, log_path, post_mcp, read};
+
+/// What the test clients ask for: every tool scope but admin.
+pub(crate) const SCOPE: &str = "splunk:read splunk:search";
+
+/// Where registered test clients are sent back (nothing listens; the browser stops there).
+pub(crate) const CLIENT_REDIRECT: &str = REDIRECT_URI;
+
+/// How long the binary may take to announce its endpoint (debug build, 2 busy cores).
+const STARTUP: Duration = Duration::from_secs(60);
+
+/// A client for OAuth steps: no redirects followed, and no connection reuse, so each request
+/// opens its own connection and a [`Balancer`] routes it to the replica the test chose.
+pub(crate) fn oauth_http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("HTTP client")
+}
+
+/// `splunk-mcp serve --transport http` on a free loopback port, killed (SIGKILL) when dropped.
+pub(crate) struct Replica {
+    child: Child,
+    // Kept open so the binary never writes to a closed pipe.
+    _stdout: Lines<BufReader<ChildStdout>>,
+    /// The address it listens on.
+    pub(crate) addr: SocketAddr,
+    /// Its stderr.
+    pub(crate) log: PathBuf,
+}
+
+impl Replica {
+    /// Starts the binary with exactly `env` (plus `PATH`) and waits for its endpoint line.
+    pub(crate) async fn start(env: &[(&str, String)]) -> Self {
+        let log = log_path("splunk-mcp-proxy");
+        let stderr = std::fs::File::create(&log).expect("server log file");
+        let mut child = command(env)
+            .args(["serve", "--transport", "http", "--bind", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn splunk-mcp");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let first = tokio::time::timeout(STARTUP, stdout.next_line())
+            .await
+            .unwrap_or_else(|_| panic!("no endpoint line within {STARTUP:?}: {}", read(&log)))
+            .expect("read stdout")
+            .unwrap_or_else(|| panic!("splunk-mcp exited before serving: {}", read(&log)));
+        let addr = first
+            .strip_prefix("splunk-mcp: MCP endpoint http://")
+            .and_then(|rest| rest.strip_suffix("/mcp"))
+            .and_then(|addr| addr.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first stdout line {first:?}"));
+        Self {
+            child,
+            _stdout: stdout,
+            addr,
+            log,
+        }
+    }
+
+    /// Kills the process with SIGKILL (no clean shutdown, as `kill -9` or an OOM kill) and
+    /// waits until it is gone; returns how it ended.
+    pub(crate) async fn kill9(mut self) -> ExitStatus {
+        self.child.start_kill().expect("SIGKILL splunk-mcp");
+        self.child.wait().await.expect("wait for splunk-mcp")
+    }
+
+    /// The stderr log so far.
+    pub(crate) fn log_text(&self) -> String {
+        read(&self.log)
+    }
+}
+
+pub(crate) use e2e_tests::RedisServer;
+
+/// Which backend new connections go to, and how many each got.
+#[derive(Default)]
+struct Routes {
+    backends: Vec<SocketAddr>,
+    current: usize,
+    connections: Vec<usize>,
+}
+
+/// A loopback TCP balancer: one public URL in front of several replicas, as a load balancer
+/// gives a real deployment. Each new connection goes to the backend chosen by
+/// [`Balancer::route_to`]; with [`oauth_http`] every request is a new connection, so a test
+/// decides which replica answers each step.
+pub(crate) struct Balancer {
+    /// `http://127.0.0.1:PORT`: every replica's `MCP_BASE_URL`.
+    pub(crate) url: String,
+    routes: Arc<Mutex<Routes>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Balancer {
+    /// Listens on a free loopback port; add backends before sending traffic.
+    pub(crate) async fn bind() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let routes = Arc::new(Mutex::new(Routes::default()));
+        let shared = routes.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let backend = {
+                    let mut routes = shared.lock().expect("routes");
+                    let current = routes.current;
+                    routes.connections[current] += 1;
+                    routes.backends[current]
+                };
+                tokio::spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(backend).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        Self { url, routes, task }
+    }
+
+    /// Adds a backend; returns its index for [`Balancer::route_to`].
+    pub(crate) fn add(&self, replica: &Replica) -> usize {
+        let mut routes = self.routes.lock().expect("routes");
+        routes.backends.push(replica.addr);
+        routes.connections.push(0);
+        routes.backends.len() - 1
+    }
+
+    /// Puts `replica` in place of backend `index` (a restarted process on a new port).
+    pub(crate) fn replace(&self, index: usize, replica: &Replica) {
+        self.routes.lock().expect("routes").backends[index] = replica.addr;
+    }
+
+    /// Sends new connections to backend `index`.
+    pub(crate) fn route_to(&self, index: usize) {
+        self.routes.lock().expect("routes").current = index;
+    }
+
+    /// How many connections each backend got so far.
+    pub(crate) fn connections(&self) -> Vec<usize> {
+        self.routes.lock().expect("routes").connections.clone()
+    }
+
+    /// `<url>/mcp`, the protected resource and audience of every token.
+    pub(crate) fn mcp_url(&self) -> String {
+        format!("{}/mcp", self.url)
+    }
+}
+
+impl Drop for Balancer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Registers a public native client (PKCE only) redirecting to [`CLIENT_REDIRECT`], by RFC 7591
+/// dynamic registration at `base`; returns its `client_id`.
+pub(crate) async fn register(http: &reqwest::Client, base: &str) -> String {
+    let response = http
+        .post(format!("{base}/register"))
+        .json(&json!({
+            "client_name": "proxy test client",
+            "redirect_uris": [CLIENT_REDIRECT],
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "token_endpoint_auth_method": "none",
+            "application_type": "native",
+            "scope": SCOPE,
+        }))
+        .send()
+        .await
+        .expect("POST /register");
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or_default();
+    assert_eq!(status, StatusCode::CREATED, "registration: {body}");
+    body["client_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no client_id in {body}"))
+        .to_owned()
+}
+
+/// One authorization request of a client: its URL, and the PKCE verifier and state to check
+/// the answer with.
+pub(crate) struct Authorization {
+    /// `<base>/authorize?...`.
+    pub(crate) url: Url,
+    /// The PKCE pair (S256).
+    pub(crate) pkce: Pkce,
+    /// The client's `state`.
+    pub(crate) state: String,
+    /// The server's base URL (issuer).
+    pub(crate) base: String,
+}
+
+impl Authorization {
+    /// `client_id` asks `base` to sign `user` in (the test IdP logs in the `login_hint` user
+    /// with no human) for `<base>/mcp` with [`SCOPE`].
+    pub(crate) fn new(base: &str, client_id: &str, user: &str) -> Self {
+        let pkce = Pkce::new();
+        // Another random PKCE verifier makes a fine unguessable state.
+        let state = Pkce::new().verifier;
+        let url = Url::parse_with_params(
+            &format!("{base}/authorize"),
+            [
+                ("response_type", "code"),
+                ("client_id", client_id),
+                ("redirect_uri", CLIENT_REDIRECT),
+                ("scope", SCOPE),
+                ("state", &state),
+                ("code_challenge", &pkce.challenge),
+                ("code_challenge_method", "S256"),
+                ("resource", &format!("{base}/mcp")),
+                ("login_hint", user),
+            ],
+        )
+        .expect("authorization URL");
+        Self {
+            url,
+            pkce,
+            state,
+            base: base.to_owned(),
+        }
+    }
+
+    /// The code of the client's landing URL, after checking `state` (and RFC 9207 `iss` when
+    /// the server sends it).
+    pub(crate) fn code_from(&self, landing: &Url) -> String {
+        assert!(
+            landing.as_str().starts_with(CLIENT_REDIRECT),
+            "landed at {} instead of the client's redirect URI",
+            landing.origin().ascii_serialization()
+        );
+        assert_eq!(
+            query_param(landing, "state").as_deref(),
+            Some(self.state.as_str()),
+            "state echoed"
+        );
+        if let Some(iss) = query_param(landing, "iss") {
+            assert_eq!(iss, self.base, "RFC 9207 iss");
+        }
+        query_param(landing, "code").unwrap_or_else(|| {
+            panic!(
+                "no code: error={:?} {:?}",
+                query_param(landing, "error"),
+                query_param(landing, "error_description")
+            )
+        })
+    }
+}
+
+/// The consent page's form: where it posts and its hidden fields (consent id, CSRF token).
+pub(crate) struct ConsentForm {
+    /// The form's absolute action URL.
+    pub(crate) action: Url,
+    /// Its hidden inputs, in order.
+    pub(crate) fields: Vec<(String, String)>,
+}
+
+impl ConsentForm {
+    /// The form of a consent page at `page_url` (the one with the `approve` decision when
+    /// there are several); panics when the page has none.
+    pub(crate) fn parse(page_url: &Url, html: &str) -> Self {
+        let forms = forms(html);
+        let form = forms
+            .iter()
+            .find(|form| form.contains("approve"))
+            .or(forms.first())
+            .unwrap_or_else(|| panic!("no <form> on the consent page: {html}"));
+        let start = tags(form, "form")
+            .into_iter()
+            .next()
+            .expect("a form's start tag");
+        let action = attribute(start, "action").unwrap_or_else(|| "/consent".to_owned());
+        let action = page_url.join(&action).expect("form action is a URL");
+        let fields = tags(form, "input")
+            .into_iter()
+            .filter(|tag| attribute(tag, "type").is_some_and(|t| t.eq_ignore_ascii_case("hidden")))
+            .filter_map(|tag| Some((attribute(tag, "name")?, attribute(tag, "value")?)))
+            .collect();
+        Self { action, fields }
+    }
+
+    /// The value of the hidden field `name`.
+    pub(crate) fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The form as posted with `decision` (`approve` or `deny`).
+    pub(crate) fn with_decision(&self, decision: &str) -> Vec<(String, String)> {
+        let mut form = self.fields.clone();
+        form.push(("decision".to_owned(), decision.to_owned()));
+        form
+    }
+}
+
+/// Each `<form ...>...</form>` of an HTML page.
+fn forms(html: &str) -> Vec<&str> {
+    let lower = html.to_ascii_lowercase();
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(start) = lower[from..].find("<form").map(|i| i + from) {
+        let end = lower[start..]
+            .find("</form")
+            .map_or(html.len(), |i| start + i);
+        found.push(&html[start..end]);
+        from = end;
+    }
+    found
+}
+
+/// The start tags `<name ...>` of an HTML page, as written.
+fn tags<'a>(html: &'a str, name: &str) -> Vec<&'a str> {
+    let open = format!("<{name}");
+    let lower = html.to_ascii_lowercase();
+    let mut found = Vec::new();
+    let mut from = 0;
+    while let Some(start) = lower[from..].find(&open).map(|i| i + from) {
+        let end = lower[start..]
+            .find('>')
+            .map_or(html.len(), |i| start + i + 1);
+        let after = lower.as_bytes().get(start + open.len()).copied();
+        if after.is_some_and(|b| b.is_ascii_whitespace() || b == b'>' || b == b'/') {
+            found.push(&html[start..end]);
+        }
+        from = end;
+    }
+    found
+}
+
+/// The value of attribute `name` of a start tag (double or single quoted), HTML-unescaped.
+fn attribute(tag: &str, name: &str) -> Option<String> {
+    let lower = tag.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(at) = lower[from..].find(name).map(|i| i + from) {
+        from = at + name.len();
+        let before = lower.as_bytes()[at.saturating_sub(1)];
+        let rest = lower[from..].trim_start();
+        if !before.is_ascii_whitespace() || !rest.starts_with('=') {
+            continue;
+        }
+        let value_start = tag.len() - rest.len() + 1;
+        let value = tag[value_start..].trim_start();
+        let quote = value.chars().next()?;
+        let raw = if quote == '"' || quote == '\'' {
+            value[1..].split(quote).next()?
+        } else {
+            value
+                .split(|c: char| c.is_whitespace() || c == '>')
+                .next()?
+        };
+        return Some(unescape(raw));
+    }
+    None
+}
+
+fn unescape(text: &str) -> String {
+    text.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&#x27;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// Opens the authorization URL in `browser` (which keeps the cookies it sets) and expects the
+/// consent page; returns its form.
+pub(crate) async fn consent_page(
+    browser: &mut Browser,
+    authorization: &Authorization,
+) -> ConsentForm {
+    match browser
+        .visit(authorization.url.clone(), CLIENT_REDIRECT)
+        .await
+    {
+        Visit::Page { url, status, body } => {
+            assert_eq!(status, StatusCode::OK, "consent page: {body}");
+            ConsentForm::parse(&url, &body)
+        }
+        Visit::Redirected(landing) => panic!(
+            "/authorize redirected to the client without a consent page (error={:?})",
+            query_param(&landing, "error")
+        ),
+    }
+}
+
+/// Approves the consent form; the browser follows the IdP's automated login until a redirect
+/// starts with `stop_prefix`, which is returned.
+pub(crate) async fn approve(browser: &mut Browser, form: &ConsentForm, stop_prefix: &str) -> Url {
+    let fields = form.with_decision("approve");
+    let fields: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    match browser
+        .post_form(form.action.clone(), &fields, stop_prefix)
+        .await
+    {
+        Visit::Redirected(url) => url,
+        Visit::Page { url, status, body } => {
+            panic!("after consent the sign-in stopped at {url} with {status}: {body}")
+        }
+    }
+}
+
+/// A whole sign-in in `browser`: `/authorize`, the consent page when shown (a browser that
+/// approved this client before may skip it), the IdP, `/auth/callback`, back to the client.
+/// Returns the authorization and the code.
+pub(crate) async fn sign_in(
+    browser: &mut Browser,
+    base: &str,
+    client_id: &str,
+    user: &str,
+) -> (Authorization, String) {
+    let authorization = Authorization::new(base, client_id, user);
+    let landing = match browser
+        .visit(authorization.url.clone(), CLIENT_REDIRECT)
+        .await
+    {
+        Visit::Redirected(landing) => landing,
+        Visit::Page { url, status, body } => {
+            assert_eq!(status, StatusCode::OK, "consent page: {body}");
+            let form = ConsentForm::parse(&url, &body);
+            approve(browser, &form, CLIENT_REDIRECT).await
+        }
+    };
+    let code = authorization.code_from(&landing);
+    (authorization, code)
+}
+
+/// A `/token` answer: status, `Cache-Control`, and the JSON body.
+pub(crate) struct TokenAnswer {
+    /// The HTTP status.
+    pub(crate) status: StatusCode,
+    /// The `Cache-Control` header.
+    pub(crate) cache_control: Option<String>,
+    /// The JSON body (`Null` when it is not JSON).
+    pub(crate) body: Value,
+}
+
+impl TokenAnswer {
+    /// The OAuth `error` code, for messages that must not show tokens.
+    pub(crate) fn error(&self) -> String {
+        format!(
+            "HTTP {} error={} ({})",
+            self.status, self.body["error"], self.body["error_description"]
+        )
+    }
+
+    /// The successful answer's tokens: `(access_token, refresh_token)`.
+    pub(crate) fn tokens(&self) -> (String, String) {
+        assert_eq!(
+            self.status,
+            StatusCode::OK,
+            "token request: {}",
+            self.error()
+        );
+        let field = |name: &str| {
+            self.body[name]
+                .as_str()
+                .unwrap_or_else(|| panic!("no {name} in the token response"))
+                .to_owned()
+        };
+        (field("access_token"), field("refresh_token"))
+    }
+}
+
+/// `POST <base>/token` with `form` (a public client: `client_id` in the form).
+pub(crate) async fn token(
+    http: &reqwest::Client,
+    base: &str,
+    form: &[(&str, &str)],
+) -> TokenAnswer {
+    let response = http
+        .post(format!("{base}/token"))
+        .form(form)
+        .send()
+        .await
+        .expect("POST /token");
+    let status = response.status();
+    let cache_control = response
+        .headers()
+        .get(reqwest::header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = response.json().await.unwrap_or(Value::Null);
+    TokenAnswer {
+        status,
+        cache_control,
+        body,
+    }
+}
+
+/// Redeems the code of `authorization` for `client_id` at `base` (which may be another replica
+/// than the one that issued it).
+pub(crate) async fn redeem(
+    http: &reqwest::Client,
+    base: &str,
+    client_id: &str,
+    authorization: &Authorization,
+    code: &str,
+) -> TokenAnswer {
+    let resource = format!("{}/mcp", authorization.base);
+    token(
+        http,
+        base,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", CLIENT_REDIRECT),
+            ("code_verifier", &authorization.pkce.verifier),
+            ("client_id", client_id),
+            ("resource", &resource),
+        ],
+    )
+    .await
+}
+
+/// A refresh-token grant for `client_id` at `base`.
+pub(crate) async fn refresh(
+    http: &reqwest::Client,
+    base: &str,
+    client_id: &str,
+    refresh_token: &str,
+) -> TokenAnswer {
+    token(
+        http,
+        base,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+            ("client_id", client_id),
+        ],
+    )
+    .await
+}
+
+/// RFC 7009 revocation of `token` by public client `client_id` at `base`: the status.
+pub(crate) async fn revoke(
+    http: &reqwest::Client,
+    base: &str,
+    client_id: &str,
+    token: &str,
+) -> StatusCode {
+    http.post(format!("{base}/revoke"))
+        .form(&[("token", token), ("client_id", client_id)])
+        .send()
+        .await
+        .expect("POST /revoke")
+        .status()
+}
+
+/// An MCP `initialize` POST to `mcp_url` with `token`: the status and the
+/// `WWW-Authenticate` challenge, if any.
+pub(crate) async fn mcp_initialize(
+    http: &reqwest::Client,
+    mcp_url: &str,
+    token: &str,
+) -> (StatusCode, Option<String>) {
+    let response = post_mcp(http, mcp_url, Some(token), None, &initialize_request()).await;
+    let status = response.status();
+    let challenge = response
+        .headers()
+        .contains_key(reqwest::header::WWW_AUTHENTICATE)
+        .then(|| challenge_of(&response));
+    (status, challenge)
+}
+
+/// Asserts that `/mcp` refuses `token` with 401 `invalid_token` (RFC 6750), saying `why`.
+pub(crate) async fn assert_invalid_token(
+    http: &reqwest::Client,
+    mcp_url: &str,
+    token: &str,
+    why: &str,
+) {
+    let (status, challenge) = mcp_initialize(http, mcp_url, token).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{why}: {challenge:?}");
+    let challenge = challenge.unwrap_or_default();
+    assert!(
+        challenge.contains("error=\"invalid_token\""),
+        "{why}: challenge {challenge:?}"
+    );
+}
+
+/// Asserts that `/mcp` accepts `token` (an `initialize` answered 200).
+pub(crate) async fn assert_accepted(http: &reqwest::Client, mcp_url: &str, token: &str, why: &str) {
+    let (status, challenge) = mcp_initialize(http, mcp_url, token).await;
+    assert_eq!(status, StatusCode::OK, "{why}: {challenge:?}");
+}
+
+/// The JWKS (`/jwks.json`), as its key ids, sorted.
+pub(crate) async fn jwks(http: &reqwest::Client, base: &str) -> Vec<String> {
+    let response = http
+        .get(format!("{base}/jwks.json"))
+        .send()
+        .await
+        .expect("GET /jwks.json");
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.expect("JWKS JSON");
+    let mut kids: Vec<String> = body["keys"]
+        .as_array()
+        .unwrap_or_else(|| panic!("keys in {body}"))
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    kids.sort();
+    assert!(!kids.is_empty(), "a signing key is published");
+    kids
+}
