@@ -23,7 +23,7 @@ const SHORT_TTL: u64 = 4;
 
 /// `http://ADDR`: a replica started without `MCP_BASE_URL` is its own public URL.
 fn base_of(replica: &Replica) -> String {
-    format!("http://{}", replica.addr)
+    format!("http://{}", replica.addr())
 }
 
 /// Signs alice in at `base` with a fresh browser and a fresh client; returns the client id and

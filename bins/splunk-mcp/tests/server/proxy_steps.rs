@@ -8,28 +8,21 @@
 //! error codes, never token responses.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use e2e_tests::{Browser, Pkce, REDIRECT_URI, Visit, query_param};
 use reqwest::{StatusCode, Url};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::process::{Child, ChildStdout};
 
-use crate::support::{challenge_of, command, initialize_request, log_path, post_mcp, read};
+use crate::support::{challenge_of, initialize_request, post_mcp};
 
 /// What the test clients ask for: every tool scope but admin.
 pub(crate) const SCOPE: &str = "splunk:read splunk:search";
 
 /// Where registered test clients are sent back (nothing listens; the browser stops there).
 pub(crate) const CLIENT_REDIRECT: &str = REDIRECT_URI;
-
-/// How long the binary may take to announce its endpoint (debug build, 2 busy cores).
-const STARTUP: Duration = Duration::from_secs(60);
 
 /// A client for OAuth steps: no redirects followed, and no connection reuse, so each request
 /// opens its own connection and a [`Balancer`] routes it to the replica the test chose.
@@ -43,60 +36,9 @@ pub(crate) fn oauth_http() -> reqwest::Client {
         .expect("HTTP client")
 }
 
-/// `splunk-mcp serve --transport http` on a free loopback port, killed (SIGKILL) when dropped.
-pub(crate) struct Replica {
-    child: Child,
-    // Kept open so the binary never writes to a closed pipe.
-    _stdout: Lines<BufReader<ChildStdout>>,
-    /// The address it listens on.
-    pub(crate) addr: SocketAddr,
-    /// Its stderr.
-    pub(crate) log: PathBuf,
-}
-
-impl Replica {
-    /// Starts the binary with exactly `env` (plus `PATH`) and waits for its endpoint line.
-    pub(crate) async fn start(env: &[(&str, String)]) -> Self {
-        let log = log_path("splunk-mcp-proxy");
-        let stderr = std::fs::File::create(&log).expect("server log file");
-        let mut child = command(env)
-            .args(["serve", "--transport", "http", "--bind", "127.0.0.1:0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(stderr)
-            .spawn()
-            .expect("spawn splunk-mcp");
-        let mut stdout = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let first = tokio::time::timeout(STARTUP, stdout.next_line())
-            .await
-            .unwrap_or_else(|_| panic!("no endpoint line within {STARTUP:?}: {}", read(&log)))
-            .expect("read stdout")
-            .unwrap_or_else(|| panic!("splunk-mcp exited before serving: {}", read(&log)));
-        let addr = first
-            .strip_prefix("splunk-mcp: MCP endpoint http://")
-            .and_then(|rest| rest.strip_suffix("/mcp"))
-            .and_then(|addr| addr.parse().ok())
-            .unwrap_or_else(|| panic!("unexpected first stdout line {first:?}"));
-        Self {
-            child,
-            _stdout: stdout,
-            addr,
-            log,
-        }
-    }
-
-    /// Kills the process with SIGKILL (no clean shutdown, as `kill -9` or an OOM kill) and
-    /// waits until it is gone; returns how it ended.
-    pub(crate) async fn kill9(mut self) -> ExitStatus {
-        self.child.start_kill().expect("SIGKILL splunk-mcp");
-        self.child.wait().await.expect("wait for splunk-mcp")
-    }
-
-    /// The stderr log so far.
-    pub(crate) fn log_text(&self) -> String {
-        read(&self.log)
-    }
-}
+/// A replica is the binary as every server test starts it; [`Server::kill9`] ends it like
+/// `kill -9`.
+pub(crate) use crate::support::Server as Replica;
 
 pub(crate) use e2e_tests::RedisServer;
 
@@ -147,14 +89,14 @@ impl Balancer {
     /// Adds a backend; returns its index for [`Balancer::route_to`].
     pub(crate) fn add(&self, replica: &Replica) -> usize {
         let mut routes = self.routes.lock().expect("routes");
-        routes.backends.push(replica.addr);
+        routes.backends.push(replica.addr());
         routes.connections.push(0);
         routes.backends.len() - 1
     }
 
     /// Puts `replica` in place of backend `index` (a restarted process on a new port).
     pub(crate) fn replace(&self, index: usize, replica: &Replica) {
-        self.routes.lock().expect("routes").backends[index] = replica.addr;
+        self.routes.lock().expect("routes").backends[index] = replica.addr();
     }
 
     /// Sends new connections to backend `index`.

@@ -182,6 +182,21 @@ impl Server {
     pub(crate) async fn stop(mut self) {
         let _ = self.child.kill().await;
     }
+
+    /// The loopback address it listens on.
+    pub(crate) fn addr(&self) -> std::net::SocketAddr {
+        self.base_url
+            .trim_start_matches("http://")
+            .parse()
+            .expect("the base URL is http://ADDR")
+    }
+
+    /// Kills the process with SIGKILL (no clean shutdown, as `kill -9` or an OOM kill) and
+    /// waits until it is gone; returns how it ended.
+    pub(crate) async fn kill9(mut self) -> std::process::ExitStatus {
+        self.child.start_kill().expect("SIGKILL splunk-mcp");
+        self.child.wait().await.expect("wait for splunk-mcp")
+    }
 }
 
 /// A file's text, empty when it cannot be read.
