@@ -95,14 +95,11 @@ async fn the_server_is_its_own_authorization_server() {
     }
 
     // RFC 9728: the protected resource names this server, not the IdP.
-    let prm: Value = http
-        .get(format!("{base}/.well-known/oauth-protected-resource/mcp"))
-        .send()
-        .await
-        .expect("GET PRM")
-        .json()
-        .await
-        .expect("PRM JSON");
+    let prm: Value = get_json(
+        http,
+        &format!("{base}/.well-known/oauth-protected-resource/mcp"),
+    )
+    .await;
     assert_eq!(prm["resource"], json!(server.mcp_url), "{prm}");
     assert_eq!(prm["authorization_servers"], json!([base]), "{prm}");
     assert_ne!(prm["authorization_servers"], json!([world.idp.issuer]));
@@ -141,14 +138,7 @@ async fn the_server_is_its_own_authorization_server() {
     );
 
     // Our signing keys: ES256.
-    let jwks: Value = http
-        .get(format!("{base}/jwks.json"))
-        .send()
-        .await
-        .expect("GET JWKS")
-        .json()
-        .await
-        .expect("JWKS JSON");
+    let jwks: Value = get_json(http, &format!("{base}/jwks.json")).await;
     let keys = jwks["keys"].as_array().expect("keys");
     assert!(!keys.is_empty(), "{jwks}");
     assert!(keys.iter().all(|k| k["alg"] == "ES256"), "{jwks}");
@@ -180,14 +170,7 @@ async fn the_server_is_its_own_authorization_server() {
     );
 
     // Ready: the store answers, and the IdP.
-    let ready: Value = http
-        .get(format!("{base}/readyz"))
-        .send()
-        .await
-        .expect("GET /readyz")
-        .json()
-        .await
-        .expect("readyz JSON");
+    let ready: Value = get_json(http, &format!("{base}/readyz")).await;
     assert_eq!(ready["checks"]["store"], "ok", "{ready}");
     assert_eq!(ready["checks"]["idp"], "ok", "{ready}");
 
@@ -335,4 +318,17 @@ async fn doctor_checks_the_upstream_the_store_and_the_passthrough_rule() {
         out.contains("[FAIL] store:") && out.contains("do not open with MCP_PROXY_ENCRYPTION_KEY"),
         "{out}"
     );
+}
+
+/// GETs `url` and parses the answer as JSON, whatever its status.
+async fn get_json(http: &reqwest::Client, url: &str) -> Value {
+    let response = http
+        .get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    response
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("{url} is not JSON: {e}"))
 }
