@@ -395,8 +395,8 @@ async fn check_mirror_admin(settings: &Settings, report: &mut Report) {
 async fn check_token(settings: &Settings, token: &str, report: &mut Report) {
     match auth_core::parse_unverified(token) {
         Ok(parsed) => {
-            let aud = parsed.payload.get("aud").cloned().unwrap_or_default();
-            let iss = parsed.payload.get("iss").cloned().unwrap_or_default();
+            let aud = parsed.claim("aud").cloned().unwrap_or_default();
+            let iss = parsed.claim("iss").cloned().unwrap_or_default();
             report.info("token", format!("a JWT from {iss}, audience {aud}"));
         }
         Err(_) => report.info("token", "not a JWT (an opaque token)"),

@@ -3,6 +3,10 @@
 //! Extraction is strict about types because a claim of the wrong type is a sign of a confused
 //! or hostile issuer: `scope` as a number is refused, not ignored.
 
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::error::{AuthError, clip};
@@ -87,44 +91,8 @@ impl Claims {
     }
 
     /// Extracts typed claims from a JSON object, consuming it; unknown claims land in `extra`.
-    pub fn from_json(
-        mut map: Map<String, Value>,
-        config: &ClaimsConfig,
-    ) -> Result<Self, AuthError> {
-        let groups = extract_groups(&map, &config.groups_claim)?;
-        let issuer = take_string(&mut map, "iss")?;
-        let subject = take_string(&mut map, "sub")?;
-        let audience = take_audience(&mut map)?;
-        let expires_at = take_time(&mut map, "exp")?;
-        let not_before = take_time(&mut map, "nbf")?;
-        let issued_at = take_time(&mut map, "iat")?;
-        let jwt_id = take_string(&mut map, "jti")?;
-        let mut scopes = take_scopes(&mut map, "scope")?;
-        scopes = scopes.union(&take_scopes(&mut map, "scp")?);
-        let client_id = take_string(&mut map, "client_id")?;
-        let authorized_party = take_string(&mut map, "azp")?;
-        let mut preferred_username = take_string(&mut map, "preferred_username")?;
-        if preferred_username.is_none() {
-            // RFC 7662 names it `username`; keep it in `extra` too since JWTs rarely use it.
-            if let Some(Value::String(u)) = map.get("username") {
-                preferred_username = Some(u.clone());
-            }
-        }
-        Ok(Self {
-            issuer,
-            subject,
-            audience,
-            expires_at,
-            not_before,
-            issued_at,
-            jwt_id,
-            scopes,
-            client_id,
-            authorized_party,
-            preferred_username,
-            groups,
-            extra: map,
-        })
+    pub fn from_json(map: Map<String, Value>, config: &ClaimsConfig) -> Result<Self, AuthError> {
+        ClaimValues::from_map(map).into_claims(config)
     }
 
     /// The OAuth client the token was issued to: `client_id`, else `azp`.
@@ -135,6 +103,178 @@ impl Claims {
     }
 }
 
+/// The claims this crate types, picked out of a JSON object but not yet type-checked, and every
+/// other claim as it came. A JWT payload is read straight into this (no intermediate map), and
+/// type errors surface only in [`ClaimValues::into_claims`], after the signature is checked.
+#[derive(Debug, Default)]
+pub(crate) struct ClaimValues {
+    iss: Option<Value>,
+    sub: Option<Value>,
+    aud: Option<Value>,
+    exp: Option<Value>,
+    nbf: Option<Value>,
+    iat: Option<Value>,
+    jti: Option<Value>,
+    scope: Option<Value>,
+    scp: Option<Value>,
+    client_id: Option<Value>,
+    azp: Option<Value>,
+    preferred_username: Option<Value>,
+    extra: Map<String, Value>,
+}
+
+impl ClaimValues {
+    fn slot(&mut self, name: &str) -> Option<&mut Option<Value>> {
+        Some(match name {
+            "iss" => &mut self.iss,
+            "sub" => &mut self.sub,
+            "aud" => &mut self.aud,
+            "exp" => &mut self.exp,
+            "nbf" => &mut self.nbf,
+            "iat" => &mut self.iat,
+            "jti" => &mut self.jti,
+            "scope" => &mut self.scope,
+            "scp" => &mut self.scp,
+            "client_id" => &mut self.client_id,
+            "azp" => &mut self.azp,
+            "preferred_username" => &mut self.preferred_username,
+            _ => return None,
+        })
+    }
+
+    /// The claim `name`, wherever it is kept.
+    pub(crate) fn get(&self, name: &str) -> Option<&Value> {
+        let typed = match name {
+            "iss" => &self.iss,
+            "sub" => &self.sub,
+            "aud" => &self.aud,
+            "exp" => &self.exp,
+            "nbf" => &self.nbf,
+            "iat" => &self.iat,
+            "jti" => &self.jti,
+            "scope" => &self.scope,
+            "scp" => &self.scp,
+            "client_id" => &self.client_id,
+            "azp" => &self.azp,
+            "preferred_username" => &self.preferred_username,
+            _ => return self.extra.get(name),
+        };
+        typed.as_ref()
+    }
+
+    /// Adds a claim, or gives back its name if it is already there: RFC 7519 §4 lets a parser
+    /// refuse duplicate names, and a payload that says two things about one claim is refused.
+    fn insert(&mut self, name: Cow<'_, str>, value: Value) -> Result<(), String> {
+        match self.slot(&name) {
+            Some(slot) if slot.is_some() => Err(name.into_owned()),
+            Some(slot) => {
+                *slot = Some(value);
+                Ok(())
+            }
+            None => match self.extra.entry(name.into_owned()) {
+                serde_json::map::Entry::Vacant(e) => {
+                    e.insert(value);
+                    Ok(())
+                }
+                serde_json::map::Entry::Occupied(e) => Err(e.key().clone()),
+            },
+        }
+    }
+
+    fn from_map(map: Map<String, Value>) -> Self {
+        let mut values = Self::default();
+        for (name, value) in map {
+            // A map's names are unique.
+            let _ = values.insert(Cow::Owned(name), value);
+        }
+        values
+    }
+
+    /// Type-checks the claims.
+    pub(crate) fn into_claims(self, config: &ClaimsConfig) -> Result<Claims, AuthError> {
+        let groups = extract_groups(&self, &config.groups_claim)?;
+        let mut preferred_username = string(self.preferred_username, "preferred_username")?;
+        if preferred_username.is_none() {
+            // RFC 7662 names it `username`; keep it in `extra` too since JWTs rarely use it.
+            if let Some(Value::String(u)) = self.extra.get("username") {
+                preferred_username = Some(u.clone());
+            }
+        }
+        Ok(Claims {
+            issuer: string(self.iss, "iss")?,
+            subject: string(self.sub, "sub")?,
+            audience: audience(self.aud)?,
+            expires_at: time(self.exp, "exp")?,
+            not_before: time(self.nbf, "nbf")?,
+            issued_at: time(self.iat, "iat")?,
+            jwt_id: string(self.jti, "jti")?,
+            scopes: scopes(self.scope, "scope")?.union(&scopes(self.scp, "scp")?),
+            client_id: string(self.client_id, "client_id")?,
+            authorized_party: string(self.azp, "azp")?,
+            preferred_username,
+            groups,
+            extra: self.extra,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for ClaimValues {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = ClaimValues;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ClaimValues, A::Error> {
+                let mut values = ClaimValues::default();
+                while let Some(Name(name)) = map.next_key()? {
+                    let value = map.next_value()?;
+                    if let Err(name) = values.insert(name, value) {
+                        return Err(de::Error::custom(format_args!(
+                            "the claim {:?} appears twice",
+                            clip(&name)
+                        )));
+                    }
+                }
+                Ok(values)
+            }
+        }
+        deserializer.deserialize_map(Visit)
+    }
+}
+
+/// An object member name, borrowed from the input when it has no escapes.
+pub(crate) struct Name<'de>(pub(crate) Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Name<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = Name<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a member name")
+            }
+
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Name<'de>, E> {
+                Ok(Name(Cow::Borrowed(v)))
+            }
+
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Name<'de>, E> {
+                Ok(Name(Cow::Owned(v.to_owned())))
+            }
+
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Name<'de>, E> {
+                Ok(Name(Cow::Owned(v)))
+            }
+        }
+        deserializer.deserialize_str(Visit)
+    }
+}
+
 fn invalid(claim: &str, detail: impl Into<String>) -> AuthError {
     AuthError::InvalidClaim {
         claim: claim.to_owned(),
@@ -142,8 +282,8 @@ fn invalid(claim: &str, detail: impl Into<String>) -> AuthError {
     }
 }
 
-fn take_string(map: &mut Map<String, Value>, name: &str) -> Result<Option<String>, AuthError> {
-    match map.remove(name) {
+fn string(value: Option<Value>, name: &str) -> Result<Option<String>, AuthError> {
+    match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
         Some(other) => Err(invalid(
@@ -153,8 +293,8 @@ fn take_string(map: &mut Map<String, Value>, name: &str) -> Result<Option<String
     }
 }
 
-fn take_time(map: &mut Map<String, Value>, name: &str) -> Result<Option<i64>, AuthError> {
-    match map.remove(name) {
+fn time(value: Option<Value>, name: &str) -> Result<Option<i64>, AuthError> {
+    match value {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Number(n)) => {
             // NumericDate may carry fractions (RFC 7519 §2); whole seconds are precise enough.
@@ -173,8 +313,8 @@ fn take_time(map: &mut Map<String, Value>, name: &str) -> Result<Option<i64>, Au
     }
 }
 
-fn take_audience(map: &mut Map<String, Value>) -> Result<Vec<String>, AuthError> {
-    match map.remove("aud") {
+fn audience(value: Option<Value>) -> Result<Vec<String>, AuthError> {
+    match value {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::String(s)) => Ok(vec![s]),
         Some(Value::Array(items)) => items
@@ -194,8 +334,8 @@ fn take_audience(map: &mut Map<String, Value>) -> Result<Vec<String>, AuthError>
     }
 }
 
-fn take_scopes(map: &mut Map<String, Value>, name: &str) -> Result<ScopeSet, AuthError> {
-    match map.remove(name) {
+fn scopes(value: Option<Value>, name: &str) -> Result<ScopeSet, AuthError> {
+    match value {
         None | Some(Value::Null) => Ok(ScopeSet::new()),
         Some(Value::String(s)) => ScopeSet::parse(&s).map_err(|e| invalid(name, e)),
         Some(Value::Array(items)) => {
@@ -220,12 +360,12 @@ fn take_scopes(map: &mut Map<String, Value>, name: &str) -> Result<ScopeSet, Aut
     }
 }
 
-fn extract_groups(map: &Map<String, Value>, path: &str) -> Result<Vec<String>, AuthError> {
+fn extract_groups(values: &ClaimValues, path: &str) -> Result<Vec<String>, AuthError> {
     let mut segments = path.split('.');
     let Some(first) = segments.next() else {
         return Ok(Vec::new());
     };
-    let mut current = match map.get(first) {
+    let mut current = match values.get(first) {
         Some(v) => v,
         None => return Ok(Vec::new()),
     };

@@ -241,7 +241,7 @@ impl JwtVerifier {
                 ));
             }
         }
-        let claims = Claims::from_json(parsed.payload, &self.checks.claims)?;
+        let claims = parsed.claims(&self.checks.claims)?;
         self.checks.check(&claims, now)?;
         AuthContext::new(claims, BearerToken::new(token))
     }

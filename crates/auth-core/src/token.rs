@@ -1,11 +1,17 @@
 //! Structural parsing of a compact JWS before any cryptography, so that hostile headers are
 //! refused by our rules rather than by whatever a JOSE library happens to accept.
 
+use std::fmt;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::{Map, Value};
+use serde::de::{
+    self, Deserialize, DeserializeOwned, Deserializer, IgnoredAny, MapAccess, Visitor,
+};
+use serde_json::Value;
 
 use crate::algorithm::Algorithm;
+use crate::claims::{ClaimValues, Claims, ClaimsConfig, Name};
 use crate::error::{AuthError, clip};
 
 /// Tokens longer than this are refused before any decoding (16 KiB).
@@ -24,12 +30,24 @@ pub struct UnverifiedToken<'a> {
     pub key_id: Option<String>,
     /// The `typ` header, if any.
     pub token_type: Option<String>,
-    /// The decoded payload object.
-    pub payload: Map<String, Value>,
+    /// The payload's claims, read but not yet type-checked.
+    claims: ClaimValues,
     /// `BASE64URL(header) "." BASE64URL(payload)`, the bytes the signature covers.
     pub signing_input: &'a str,
     /// The decoded signature.
     pub signature: Vec<u8>,
+}
+
+impl UnverifiedToken<'_> {
+    /// The payload claim `name`, as it is in the token.
+    pub fn claim(&self, name: &str) -> Option<&Value> {
+        self.claims.get(name)
+    }
+
+    /// The payload's claims, type-checked (a claim of the wrong type is refused).
+    pub fn claims(self, config: &ClaimsConfig) -> Result<Claims, AuthError> {
+        self.claims.into_claims(config)
+    }
 }
 
 /// Whether a string looks like a JWT (three or five dot-separated parts, the first a
@@ -68,23 +86,23 @@ pub fn parse_unverified(token: &str) -> Result<UnverifiedToken<'_>, AuthError> {
         (Some(h), Some(p), Some(s)) => (h, p, s),
         _ => return Err(AuthError::Malformed("missing part".to_owned())),
     };
-    let header = decode_object(h64, "header")?;
-    check_header(&header)?;
-    let algorithm = header_algorithm(&header)?;
-    let key_id = match header.get("kid") {
+    let header: Header = decode_json(h64, "header")?;
+    header.check_forbidden()?;
+    let algorithm = header_algorithm(header.alg)?;
+    let key_id = match header.kid {
         None => None,
         Some(Value::String(kid)) => {
-            check_kid(kid)?;
-            Some(kid.clone())
+            check_kid(&kid)?;
+            Some(kid)
         }
         Some(_) => return Err(AuthError::InvalidKeyId("kid is not a string".to_owned())),
     };
-    let token_type = match header.get("typ") {
+    let token_type = match header.typ {
         None => None,
-        Some(Value::String(t)) => Some(t.clone()),
+        Some(Value::String(t)) => Some(t),
         Some(_) => return Err(AuthError::Malformed("typ is not a string".to_owned())),
     };
-    let payload = decode_object(p64, "payload")?;
+    let claims: ClaimValues = decode_json(p64, "payload")?;
     if s64.is_empty() {
         return Err(AuthError::InvalidSignature("empty signature".to_owned()));
     }
@@ -96,40 +114,96 @@ pub fn parse_unverified(token: &str) -> Result<UnverifiedToken<'_>, AuthError> {
         algorithm,
         key_id,
         token_type,
-        payload,
+        claims,
         signing_input,
         signature,
     })
 }
 
-fn decode_object(part: &str, what: &str) -> Result<Map<String, Value>, AuthError> {
+fn decode_json<T: DeserializeOwned>(part: &str, what: &str) -> Result<T, AuthError> {
     let bytes = URL_SAFE_NO_PAD
         .decode(part)
         .map_err(|e| AuthError::Malformed(format!("{what} is not base64url: {e}")))?;
-    match serde_json::from_slice::<Value>(&bytes) {
-        Ok(Value::Object(map)) => Ok(map),
-        Ok(_) => Err(AuthError::Malformed(format!("{what} is not a JSON object"))),
-        Err(e) => Err(AuthError::Malformed(format!("{what} is not JSON: {e}"))),
-    }
+    serde_json::from_slice(&bytes).map_err(|e| {
+        AuthError::Malformed(match e.classify() {
+            serde_json::error::Category::Data => format!("{what} is refused: {e}"),
+            _ => format!("{what} is not JSON: {e}"),
+        })
+    })
 }
 
-fn check_header(header: &Map<String, Value>) -> Result<(), AuthError> {
-    if header.contains_key("enc") {
-        return Err(AuthError::Encrypted);
-    }
-    for name in FORBIDDEN_HEADERS {
-        if header.contains_key(name) {
-            return Err(AuthError::ForbiddenHeader(name.to_owned()));
+/// The JOSE header parameters that matter here, read straight from the JSON (no map): the
+/// three this crate uses, and whether any forbidden one is present. Others are skipped.
+#[derive(Default)]
+struct Header {
+    alg: Option<Value>,
+    kid: Option<Value>,
+    typ: Option<Value>,
+    /// Bit i set: `FORBIDDEN_HEADERS[i]` is present.
+    forbidden: u8,
+}
+
+impl Header {
+    fn check_forbidden(&self) -> Result<(), AuthError> {
+        let present = |name: &str| {
+            FORBIDDEN_HEADERS
+                .iter()
+                .position(|f| *f == name)
+                .is_some_and(|i| self.forbidden & (1 << i) != 0)
+        };
+        if present("enc") {
+            return Err(AuthError::Encrypted);
+        }
+        match FORBIDDEN_HEADERS.iter().find(|name| present(name)) {
+            Some(name) => Err(AuthError::ForbiddenHeader((*name).to_owned())),
+            None => Ok(()),
         }
     }
-    Ok(())
 }
 
-fn header_algorithm(header: &Map<String, Value>) -> Result<Algorithm, AuthError> {
-    match header.get("alg") {
+impl<'de> Deserialize<'de> for Header {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = Header;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Header, A::Error> {
+                let mut header = Header::default();
+                while let Some(Name(name)) = map.next_key()? {
+                    let slot = match name.as_ref() {
+                        "alg" => &mut header.alg,
+                        "kid" => &mut header.kid,
+                        "typ" => &mut header.typ,
+                        other => {
+                            if let Some(i) = FORBIDDEN_HEADERS.iter().position(|f| *f == other) {
+                                header.forbidden |= 1 << i;
+                            }
+                            map.next_value::<IgnoredAny>()?;
+                            continue;
+                        }
+                    };
+                    // One token, one algorithm: a second `alg` (or `kid`, `typ`) is refused
+                    // rather than letting one parser read the first and another the last.
+                    if slot.replace(map.next_value()?).is_some() {
+                        return Err(de::Error::custom(format_args!("{name:?} appears twice")));
+                    }
+                }
+                Ok(header)
+            }
+        }
+        deserializer.deserialize_map(Visit)
+    }
+}
+
+fn header_algorithm(alg: Option<Value>) -> Result<Algorithm, AuthError> {
+    match alg {
         Some(Value::String(alg)) => alg
             .parse()
-            .map_err(|_| AuthError::AlgorithmNotAllowed(clip(alg))),
+            .map_err(|_| AuthError::AlgorithmNotAllowed(clip(&alg))),
         Some(_) => Err(AuthError::Malformed("alg is not a string".to_owned())),
         None => Err(AuthError::Malformed("alg is missing".to_owned())),
     }

@@ -147,6 +147,8 @@ struct Micro {
     rs256_warm: Duration,
     /// The part of `rs256_warm` that is no cryptography: JWT parsing and claim checks.
     rs256_parse: Duration,
+    /// The RSA-2048 public-key operation alone (OpenSSL), the floor under `rs256_warm`.
+    rs256_rsa_op: Duration,
     es256_warm: Duration,
     eddsa_warm: Duration,
     cached: Duration,
@@ -686,7 +688,7 @@ async fn micro() -> anyhow::Result<Micro> {
             "--bench",
             "verify",
             "--",
-            "verify_rs256_warm|rs256_parse_and_claims_only|verify_es256_warm|verify_eddsa_warm|verify_cached_rs256",
+            "verify_rs256_warm|rs256_parse_and_claims_only|rs256_signature_only_openssl_bare|verify_es256_warm|verify_eddsa_warm|verify_cached_rs256",
         ],
     )
     .await?;
@@ -694,6 +696,7 @@ async fn micro() -> anyhow::Result<Micro> {
     Ok(Micro {
         rs256_warm: criterion_median("verify_rs256_warm")?,
         rs256_parse: criterion_median("rs256_parse_and_claims_only")?,
+        rs256_rsa_op: criterion_median("rs256_signature_only_openssl_bare")?,
         es256_warm: criterion_median("verify_es256_warm")?,
         eddsa_warm: criterion_median("verify_eddsa_warm")?,
         cached: criterion_median("verify_cached_rs256")?,
@@ -1022,6 +1025,11 @@ impl Report<'_> {
                     out,
                     "| of which JWT parsing and claim checks (no signature) | {:.1} µs | |",
                     us(micro.rs256_parse)
+                )?;
+                writeln!(
+                    out,
+                    "| of which the RSA-2048 public-key operation alone (OpenSSL) | {:.1} µs | |",
+                    us(micro.rs256_rsa_op)
                 )?;
                 writeln!(
                     out,

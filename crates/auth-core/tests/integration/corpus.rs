@@ -26,6 +26,21 @@ fn rs_header(f: impl FnOnce(&mut serde_json::Map<String, Value>)) -> String {
     rs(with(header("RS256", "rsa-1"), f), good_claims())
 }
 
+/// A correctly signed RS256 token whose header or claims JSON gets `extra` members appended
+/// as text: the way to repeat a name.
+fn rs_appended(header_extra: &str, claims_extra: &str) -> String {
+    let append = |v: Value, extra: &str| {
+        let text = v.to_string();
+        format!("{}{extra}}}", &text[..text.len() - 1])
+    };
+    sign_text(
+        "RS256",
+        &keys().rsa,
+        &append(header("RS256", "rsa-1"), header_extra),
+        &append(good_claims(), claims_extra),
+    )
+}
+
 fn unsigned(header: Value, claims: Value, sig: &str) -> String {
     format!(
         "{}.{}.{sig}",
@@ -412,6 +427,32 @@ fn corpus() -> Vec<(&'static str, String, ErrorKind)> {
             }),
             Encrypted,
         ),
+        // Repeated names: two parsers could read different values from one token.
+        (
+            "alg repeated, the second HS256",
+            rs_appended(r#","alg":"HS256""#, ""),
+            Malformed,
+        ),
+        (
+            "kid repeated",
+            rs_appended(r#","kid":"rsa-2""#, ""),
+            Malformed,
+        ),
+        (
+            "sub repeated",
+            rs_appended("", r#","sub":"mallory""#),
+            Malformed,
+        ),
+        (
+            "sub repeated, once escaped",
+            rs_appended("", r#","s\u0075b":"mallory""#),
+            Malformed,
+        ),
+        (
+            "unregistered claim repeated",
+            rs_appended("", r#","tenant":"a","tenant":"b""#),
+            Malformed,
+        ),
         ("two parts", format!("{h}.{p}"), Malformed),
         ("four parts", format!("{h}.{p}.{s}.{s}"), Malformed),
         ("one part", "not-a-jwt".to_owned(), Malformed),
@@ -527,6 +568,26 @@ async fn bad_token_corpus_is_refused_with_the_right_kind() {
     );
     // The control: the untouched token passes, so failures above are the mutations' doing.
     verifier.verify(&good_token()).await.unwrap();
+}
+
+#[tokio::test]
+async fn escaped_member_names_mean_the_same_claims() {
+    let k = keys();
+    let server = JwksServer::start(jwks_of(&[&k.rsa])).await;
+    let verifier = verifier_with(jwks_cache(&server, JwksCacheConfig::default()));
+    let now = now();
+    let claims = format!(
+        r#"{{"\u0069ss":"{ISSUER}","aud":"{AUDIENCE}","s\u0075b":"bob","exp":{},"scope":"splunk:read","gr\u006fups":["g"],"t\u0065nant":"t1"}}"#,
+        now + 300
+    );
+    let header = r#"{"alg":"RS256","typ":"at+jwt","k\u0069d":"rsa-1"}"#;
+    let ctx = verifier
+        .verify(&sign_text("RS256", &k.rsa, header, &claims))
+        .await
+        .unwrap();
+    assert_eq!(ctx.subject(), "bob");
+    assert_eq!(ctx.groups(), ["g"]);
+    assert_eq!(ctx.claims().extra.get("tenant"), Some(&json!("t1")));
 }
 
 #[tokio::test]

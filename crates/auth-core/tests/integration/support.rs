@@ -94,7 +94,12 @@ fn signer(alg: &str, key: &Jwk) -> Box<dyn JwsSigner> {
 /// Signs `header`.`claims` with `key` using `alg` (the header is taken as given, so tests can
 /// lie in it).
 pub(crate) fn sign(alg: &str, key: &Jwk, header: &Value, claims: &Value) -> String {
-    let input = format!("{}.{}", b64(header.to_string()), b64(claims.to_string()));
+    sign_text(alg, key, &header.to_string(), &claims.to_string())
+}
+
+/// Signs header and claims given as JSON text, for what `json!` cannot write (repeated names).
+pub(crate) fn sign_text(alg: &str, key: &Jwk, header: &str, claims: &str) -> String {
+    let input = format!("{}.{}", b64(header), b64(claims));
     let sig = signer(alg, key).sign(input.as_bytes()).unwrap();
     format!("{input}.{}", b64(sig))
 }
