@@ -5,7 +5,7 @@
 //! from the bench's own JWKS ([`super::idp`]), in protocol 2025-11-25 and 2026-07-28. Search path:
 //! `splunk_search` of `| makeresults count=100` against deslicer's mcp-server-for-splunk
 //! `run_oneshot_search`, both on the same emulator with the same account. Servers run on core 0,
-//! wrk on core 1. Then resource use and the criterion/export micro figures, as one table written
+//! wrk on core 1; splunk-mcp and its peer take turns point by point. Then resource use and the criterion/export micro figures, as one table written
 //! to docs/benchmarks.md.
 
 use std::fmt::Write as _;
@@ -249,77 +249,44 @@ pub(super) async fn run(quick: bool) -> anyhow::Result<()> {
         protocols: &[Protocol::Legacy],
         must_answer,
     };
-    let ours_whoami = measure(
-        &plan,
-        &http,
-        &idp,
-        &whoami,
-        plan.protocol_connections,
-        plan.protocol_duration,
-    )
-    .await?;
-    let ours_search = measure(
-        &plan,
-        &http,
-        &idp,
-        &search(
-            ours("splunk-mcp-search"),
-            "splunk_search",
-            json!({"spl": "| makeresults count=100", "max_results": 100}),
-            true,
-        ),
-        plan.search_connections,
-        plan.search_duration,
-    )
-    .await?;
-    let mut peer_figures = None;
-    if let Some(peers) = &peers {
-        let fastmcp = Subject {
-            launch: Launch {
-                name: "fastmcp-whoami",
-                program: peers.fastmcp.clone(),
-                args: vec![
-                    workspace_root()
-                        .join("xtask/bench-peers/fastmcp_whoami.py")
-                        .to_string_lossy()
-                        .into_owned(),
-                    "--port".into(),
-                    "{port}".into(),
-                    "--jwks-uri".into(),
-                    idp.jwks_uri.clone(),
-                    "--issuer".into(),
-                    idp.issuer.clone(),
-                    "--audience".into(),
-                    // FastMCP has no notion of its own URL here; the token names the one it runs at.
-                    "http://127.0.0.1:{port}/mcp".into(),
-                ],
-                env: Vec::new(),
-            },
-            tool: "whoami",
-            arguments: json!({}),
-            scope: "splunk:read",
-            expect: SUBJECT,
-            expect_count: 1,
-            protocols: both,
-            must_answer: false,
-        };
-        let fastmcp = measure(
-            &plan,
-            &http,
-            &idp,
-            &fastmcp,
-            plan.protocol_connections,
-            plan.protocol_duration,
-        )
-        .await?;
-        let kwargs = json!({
-            "jwks_uri": idp.jwks_uri,
-            "issuer": idp.issuer,
-            "audience": "http://127.0.0.1:{port}/mcp",
-            "required_scopes": ["splunk:search"],
-        })
-        .to_string();
-        let deslicer = Launch {
+    let fastmcp = peers.as_ref().map(|peers| Subject {
+        launch: Launch {
+            name: "fastmcp-whoami",
+            program: peers.fastmcp.clone(),
+            args: vec![
+                workspace_root()
+                    .join("xtask/bench-peers/fastmcp_whoami.py")
+                    .to_string_lossy()
+                    .into_owned(),
+                "--port".into(),
+                "{port}".into(),
+                "--jwks-uri".into(),
+                idp.jwks_uri.clone(),
+                "--issuer".into(),
+                idp.issuer.clone(),
+                "--audience".into(),
+                // FastMCP has no notion of its own URL here; the token names the one it runs at.
+                "http://127.0.0.1:{port}/mcp".into(),
+            ],
+            env: Vec::new(),
+        },
+        tool: "whoami",
+        arguments: json!({}),
+        scope: "splunk:read",
+        expect: SUBJECT,
+        expect_count: 1,
+        protocols: both,
+        must_answer: false,
+    });
+    let kwargs = json!({
+        "jwks_uri": idp.jwks_uri,
+        "issuer": idp.issuer,
+        "audience": "http://127.0.0.1:{port}/mcp",
+        "required_scopes": ["splunk:search"],
+    })
+    .to_string();
+    let deslicer = peers.as_ref().map(|peers| {
+        let launch = Launch {
             name: "mcp-server-for-splunk",
             program: peers.splunk.clone(),
             args: [
@@ -349,31 +316,49 @@ pub(super) async fn run(quick: bool) -> anyhow::Result<()> {
                 ("MCP_AUTH_PROVIDER_KWARGS", &kwargs),
             ]),
         };
-        // A peer that cannot answer at all is reported with its reason, not fatal.
-        let deslicer = measure(
-            &plan,
-            &http,
-            &idp,
+        search(
+            launch,
+            "run_oneshot_search",
+            json!({"query": "| makeresults count=100", "count": 100, "earliest_time": "-24h"}),
+            false,
+        )
+    });
+    let bench = Bench {
+        plan: &plan,
+        http: &http,
+        idp: &idp,
+    };
+    let (ours_whoami, fastmcp) = bench
+        .pair(
+            &whoami,
+            fastmcp.as_ref(),
+            plan.protocol_connections,
+            plan.protocol_duration,
+        )
+        .await?;
+    let (ours_search, deslicer) = bench
+        .pair(
             &search(
-                deslicer,
-                "run_oneshot_search",
-                json!({"query": "| makeresults count=100", "count": 100, "earliest_time": "-24h"}),
-                false,
+                ours("splunk-mcp-search"),
+                "splunk_search",
+                json!({"spl": "| makeresults count=100", "max_results": 100}),
+                true,
             ),
+            deslicer.as_ref(),
             plan.search_connections,
             plan.search_duration,
         )
-        .await
-        .map_err(|error| {
-            eprintln!("xtask: mcp-server-for-splunk could not be measured: {error:#}");
-            format!("{error:#}")
-        });
-        peer_figures = Some(PeerFigures {
-            fastmcp,
+        .await?;
+    let peer_figures = match (peers.as_ref(), fastmcp, deslicer) {
+        (Some(peers), Some(fastmcp), Some(deslicer)) => Some(PeerFigures {
+            // FastMCP is the reference of the protocol targets: without it there is no table.
+            fastmcp: fastmcp.map_err(|error| anyhow::anyhow!("FastMCP: {error}"))?,
+            // A search peer that cannot answer at all is reported with its reason, not fatal.
             deslicer,
             venv_bytes: peers.install_bytes,
-        });
-    }
+        }),
+        _ => None,
+    };
     emulator.stop().await?;
     drop(idp);
 
@@ -448,91 +433,211 @@ async fn checked_call(http: &reqwest::Client, url: &str, call: &Call) -> anyhow:
     call_once(http, url, call).await.map(drop)
 }
 
-/// Launches `subject`'s server (cold starts), then drives it with wrk in every protocol and
-/// connection count, recording memory before and after.
-async fn measure(
-    plan: &Plan,
-    http: &reqwest::Client,
-    idp: &BenchIdp,
-    subject: &Subject,
-    connections: &[u32],
-    duration: Duration,
-) -> anyhow::Result<Figures> {
-    let label = subject.launch.name;
-    let mut cold_starts = Vec::new();
-    let mut running: Option<(Server, String)> = None;
-    for launch in 0..plan.cold_starts {
-        let server = subject.launch.start().await?;
-        let url = format!("{}/mcp", server.base);
-        let token = idp.token(&url, subject.scope)?;
-        let call = call_for(subject, Protocol::Legacy, &token);
-        let first_call = first_success(http, &url, subject, &call, &server).await?;
-        eprintln!(
-            "xtask: {label} cold start {}: port after {:.1} ms, first call after {:.1} ms",
-            launch + 1,
-            ms(server.port_after),
-            ms(first_call)
-        );
-        cold_starts.push((server.port_after, first_call));
-        if launch + 1 == plan.cold_starts {
-            running = Some((server, token));
-        } else {
-            server.stop().await?;
-        }
-    }
-    let (server, token) = running.context("no launch")?;
-    let url = format!("{}/mcp", server.base);
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let idle_rss_kib = super::resident_kib(server.pid)?;
-    let mut runs = Vec::new();
-    for &protocol in subject.protocols {
-        let call = call_for(subject, protocol, &token);
-        if let Err(error) = checked_call(http, &url, &call).await {
-            if subject.must_answer {
-                return Err(error.context(format!("{label} refused a {} call", protocol.version())));
+/// What every measurement needs.
+struct Bench<'a> {
+    plan: &'a Plan,
+    http: &'a reqwest::Client,
+    idp: &'a BenchIdp,
+}
+
+/// A subject's server after its cold starts, idle and ready to be driven.
+struct Running<'a> {
+    subject: &'a Subject,
+    server: Server,
+    url: String,
+    token: String,
+    cold_starts: Vec<(Duration, Duration)>,
+    idle_rss_kib: u64,
+    runs: Vec<(Protocol, ProtocolRuns)>,
+}
+
+impl Bench<'_> {
+    /// Measures `ours` and `peer` point by point, taking turns (ours at c = 1, the peer at
+    /// c = 1, ours at c = 16, ...), so that a slow minute of a shared machine falls on both
+    /// sides of a ratio rather than on one. The peer's failures are its result, not fatal.
+    async fn pair(
+        &self,
+        ours: &Subject,
+        peer: Option<&Subject>,
+        connections: &[u32],
+        duration: Duration,
+    ) -> anyhow::Result<(Figures, Option<Result<Figures, String>>)> {
+        let mut ours = self.launch(ours).await?;
+        let peer_name = peer.map_or("", |p| p.launch.name);
+        let mut peer = match peer {
+            Some(subject) => Some(self.launch(subject).await.map_err(|e| format!("{e:#}"))),
+            None => None,
+        };
+        for &protocol in ours.subject.protocols {
+            // Ours must answer (`must_answer`), so a refusal is an error above, never `None`.
+            let call = ours
+                .check(self.http, protocol)
+                .await?
+                .context("splunk-mcp skipped a protocol")?;
+            let mut peer_call = match &mut peer {
+                Some(Ok(running)) if running.subject.protocols.contains(&protocol) => {
+                    match running.check(self.http, protocol).await {
+                        Ok(call) => call,
+                        Err(error) => {
+                            peer = Some(Err(format!("{error:#}")));
+                            None
+                        }
+                    }
+                }
+                _ => None,
+            };
+            let mut figures = Vec::new();
+            let mut peer_figures = Vec::new();
+            for &c in connections {
+                figures.push((c, self.drive(&ours, &call, protocol, c, duration).await?));
+                if let (Some(Ok(running)), Some(pc)) = (&peer, &peer_call) {
+                    match self.drive(running, pc, protocol, c, duration).await {
+                        Ok(load) => peer_figures.push((c, load)),
+                        Err(error) => {
+                            peer = Some(Err(format!("{error:#}")));
+                            peer_call = None;
+                        }
+                    }
+                }
             }
-            eprintln!(
-                "xtask: {label} does not answer a {} call: {error:#}",
-                protocol.version()
-            );
-            runs.push((protocol, Err(format!("{error:#}"))));
-            continue;
+            ours.after_load(self.http, &call, protocol, figures).await?;
+            if let (Some(Ok(running)), Some(pc)) = (&mut peer, &peer_call)
+                && let Err(error) = running
+                    .after_load(self.http, pc, protocol, peer_figures)
+                    .await
+            {
+                peer = Some(Err(format!("{error:#}")));
+            }
         }
-        let mut figures = Vec::new();
-        for &c in connections {
-            let load = run_wrk(&url, &call, c, duration).await?;
+        let peer = match peer {
+            Some(Ok(running)) => Some(running.finish().await.map_err(|e| format!("{e:#}"))),
+            Some(Err(error)) => {
+                eprintln!("xtask: {peer_name} could not be measured: {error}");
+                Some(Err(error))
+            }
+            None => None,
+        };
+        Ok((ours.finish().await?, peer))
+    }
+
+    /// Launches `subject`'s server `plan.cold_starts` times, timing each start; keeps the last.
+    async fn launch<'s>(&self, subject: &'s Subject) -> anyhow::Result<Running<'s>> {
+        let label = subject.launch.name;
+        let mut cold_starts = Vec::new();
+        for launch in 1..=self.plan.cold_starts {
+            let server = subject.launch.start().await?;
+            let url = format!("{}/mcp", server.base);
+            let token = self.idp.token(&url, subject.scope)?;
+            let call = call_for(subject, Protocol::Legacy, &token);
+            let first_call = first_success(self.http, &url, subject, &call, &server).await?;
             eprintln!(
-                "xtask: {label} {} c={c}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+                "xtask: {label} cold start {launch}: port after {:.1} ms, first call after {:.1} ms",
+                ms(server.port_after),
+                ms(first_call)
+            );
+            cold_starts.push((server.port_after, first_call));
+            if launch < self.plan.cold_starts {
+                server.stop().await?;
+                continue;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let idle_rss_kib = super::resident_kib(server.pid)?;
+            return Ok(Running {
+                subject,
+                server,
+                url,
+                token,
+                cold_starts,
+                idle_rss_kib,
+                runs: Vec::new(),
+            });
+        }
+        bail!("no launch planned")
+    }
+
+    /// One wrk run against a running server.
+    async fn drive(
+        &self,
+        running: &Running<'_>,
+        call: &Call,
+        protocol: Protocol,
+        c: u32,
+        duration: Duration,
+    ) -> anyhow::Result<LoadFigures> {
+        let label = running.subject.launch.name;
+        let load = run_wrk(&running.url, call, c, duration).await?;
+        eprintln!(
+            "xtask: {label} {} c={c}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+            protocol.version(),
+            load.rate(),
+            ms(load.p50),
+            ms(load.p99),
+            load.errors()
+        );
+        if self.plan.quick && (load.errors() > 0 || load.requests == 0) {
+            bail!(
+                "{label} {} c={c}: {} requests, {} failed; see target/xtask-logs/bench-{label}.log",
                 protocol.version(),
-                load.rate(),
-                ms(load.p50),
-                ms(load.p99),
+                load.requests,
                 load.errors()
             );
-            if plan.quick && (load.errors() > 0 || load.requests == 0) {
-                bail!(
-                    "{label} {} c={c}: {} requests, {} failed; see target/xtask-logs/bench-{label}.log",
-                    protocol.version(),
-                    load.requests,
-                    load.errors()
-                );
-            }
-            figures.push((c, load));
         }
-        // Whatever wrk saw, the server must still answer correctly afterwards.
-        checked_call(http, &url, &call)
-            .await
-            .with_context(|| format!("{label} after the load"))?;
-        runs.push((protocol, Ok(figures)));
+        Ok(load)
     }
-    let loaded_rss_kib = super::resident_kib(server.pid)?;
-    server.stop().await?;
-    Ok(Figures {
-        cold_starts,
-        idle_rss_kib,
-        loaded_rss_kib,
-        runs,
-    })
+}
+
+impl Running<'_> {
+    /// The call in `protocol` after one checked answer; `None` when a peer does not answer
+    /// that protocol (recorded with the reason). Ours must answer.
+    async fn check(
+        &mut self,
+        http: &reqwest::Client,
+        protocol: Protocol,
+    ) -> anyhow::Result<Option<Call>> {
+        let label = self.subject.launch.name;
+        let call = call_for(self.subject, protocol, &self.token);
+        match checked_call(http, &self.url, &call).await {
+            Ok(()) => Ok(Some(call)),
+            Err(error) if self.subject.must_answer => {
+                Err(error.context(format!("{label} refused a {} call", protocol.version())))
+            }
+            Err(error) => {
+                eprintln!(
+                    "xtask: {label} does not answer a {} call: {error:#}",
+                    protocol.version()
+                );
+                self.runs.push((protocol, Err(format!("{error:#}"))));
+                Ok(None)
+            }
+        }
+    }
+
+    /// Whatever wrk saw, the server must still answer correctly afterwards.
+    async fn after_load(
+        &mut self,
+        http: &reqwest::Client,
+        call: &Call,
+        protocol: Protocol,
+        figures: Vec<(u32, LoadFigures)>,
+    ) -> anyhow::Result<()> {
+        checked_call(http, &self.url, call)
+            .await
+            .with_context(|| format!("{} after the load", self.subject.launch.name))?;
+        self.runs.push((protocol, Ok(figures)));
+        Ok(())
+    }
+
+    /// Memory after the load; stops the server.
+    async fn finish(self) -> anyhow::Result<Figures> {
+        let loaded_rss_kib = super::resident_kib(self.server.pid)?;
+        self.server.stop().await?;
+        Ok(Figures {
+            cold_starts: self.cold_starts,
+            idle_rss_kib: self.idle_rss_kib,
+            loaded_rss_kib,
+            runs: self.runs,
+        })
+    }
 }
 
 /// Calls until the first successful answer; the time since launch.
