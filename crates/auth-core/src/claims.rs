@@ -103,72 +103,48 @@ impl Claims {
     }
 }
 
+/// The registered claims [`Claims`] types, in the order of [`ClaimValues::registered`].
+const REGISTERED: [&str; 12] = [
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "nbf",
+    "iat",
+    "jti",
+    "scope",
+    "scp",
+    "client_id",
+    "azp",
+    "preferred_username",
+];
+
 /// The claims this crate types, picked out of a JSON object but not yet type-checked, and every
 /// other claim as it came. A JWT payload is read straight into this (no intermediate map), and
 /// type errors surface only in [`ClaimValues::into_claims`], after the signature is checked.
 #[derive(Debug, Default)]
 pub(crate) struct ClaimValues {
-    iss: Option<Value>,
-    sub: Option<Value>,
-    aud: Option<Value>,
-    exp: Option<Value>,
-    nbf: Option<Value>,
-    iat: Option<Value>,
-    jti: Option<Value>,
-    scope: Option<Value>,
-    scp: Option<Value>,
-    client_id: Option<Value>,
-    azp: Option<Value>,
-    preferred_username: Option<Value>,
+    /// The claims named in [`REGISTERED`], same order.
+    registered: [Option<Value>; REGISTERED.len()],
     extra: Map<String, Value>,
 }
 
 impl ClaimValues {
-    fn slot(&mut self, name: &str) -> Option<&mut Option<Value>> {
-        Some(match name {
-            "iss" => &mut self.iss,
-            "sub" => &mut self.sub,
-            "aud" => &mut self.aud,
-            "exp" => &mut self.exp,
-            "nbf" => &mut self.nbf,
-            "iat" => &mut self.iat,
-            "jti" => &mut self.jti,
-            "scope" => &mut self.scope,
-            "scp" => &mut self.scp,
-            "client_id" => &mut self.client_id,
-            "azp" => &mut self.azp,
-            "preferred_username" => &mut self.preferred_username,
-            _ => return None,
-        })
-    }
-
     /// The claim `name`, wherever it is kept.
     pub(crate) fn get(&self, name: &str) -> Option<&Value> {
-        let typed = match name {
-            "iss" => &self.iss,
-            "sub" => &self.sub,
-            "aud" => &self.aud,
-            "exp" => &self.exp,
-            "nbf" => &self.nbf,
-            "iat" => &self.iat,
-            "jti" => &self.jti,
-            "scope" => &self.scope,
-            "scp" => &self.scp,
-            "client_id" => &self.client_id,
-            "azp" => &self.azp,
-            "preferred_username" => &self.preferred_username,
-            _ => return self.extra.get(name),
-        };
-        typed.as_ref()
+        match REGISTERED.iter().position(|r| *r == name) {
+            Some(i) => self.registered[i].as_ref(),
+            None => self.extra.get(name),
+        }
     }
 
     /// Adds a claim, or gives back its name if it is already there: RFC 7519 §4 lets a parser
     /// refuse duplicate names, and a payload that says two things about one claim is refused.
     fn insert(&mut self, name: Cow<'_, str>, value: Value) -> Result<(), String> {
-        match self.slot(&name) {
-            Some(slot) if slot.is_some() => Err(name.into_owned()),
-            Some(slot) => {
-                *slot = Some(value);
+        match REGISTERED.iter().position(|r| *r == name) {
+            Some(i) if self.registered[i].is_some() => Err(name.into_owned()),
+            Some(i) => {
+                self.registered[i] = Some(value);
                 Ok(())
             }
             None => match self.extra.entry(name.into_owned()) {
@@ -193,7 +169,21 @@ impl ClaimValues {
     /// Type-checks the claims.
     pub(crate) fn into_claims(self, config: &ClaimsConfig) -> Result<Claims, AuthError> {
         let groups = extract_groups(&self, &config.groups_claim)?;
-        let mut preferred_username = string(self.preferred_username, "preferred_username")?;
+        let [
+            iss,
+            sub,
+            aud,
+            exp,
+            nbf,
+            iat,
+            jti,
+            scope,
+            scp,
+            client_id,
+            azp,
+            username,
+        ] = self.registered;
+        let mut preferred_username = string(username, "preferred_username")?;
         if preferred_username.is_none() {
             // RFC 7662 names it `username`; keep it in `extra` too since JWTs rarely use it.
             if let Some(Value::String(u)) = self.extra.get("username") {
@@ -201,16 +191,16 @@ impl ClaimValues {
             }
         }
         Ok(Claims {
-            issuer: string(self.iss, "iss")?,
-            subject: string(self.sub, "sub")?,
-            audience: audience(self.aud)?,
-            expires_at: time(self.exp, "exp")?,
-            not_before: time(self.nbf, "nbf")?,
-            issued_at: time(self.iat, "iat")?,
-            jwt_id: string(self.jti, "jti")?,
-            scopes: scopes(self.scope, "scope")?.union(&scopes(self.scp, "scp")?),
-            client_id: string(self.client_id, "client_id")?,
-            authorized_party: string(self.azp, "azp")?,
+            issuer: string(iss, "iss")?,
+            subject: string(sub, "sub")?,
+            audience: audience(aud)?,
+            expires_at: time(exp, "exp")?,
+            not_before: time(nbf, "nbf")?,
+            issued_at: time(iat, "iat")?,
+            jwt_id: string(jti, "jti")?,
+            scopes: scopes(scope, "scope")?.union(&scopes(scp, "scp")?),
+            client_id: string(client_id, "client_id")?,
+            authorized_party: string(azp, "azp")?,
             preferred_username,
             groups,
             extra: self.extra,
