@@ -17,6 +17,8 @@ import {
 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 
+import { parseJsonArgs } from './json-args.mjs';
+
 const USAGE =
   'usage: node mcp-client.mjs --url URL [--token TOKEN] list\n' +
   "       node mcp-client.mjs --url URL [--token TOKEN] call TOOL ['JSON_ARGS']";
@@ -44,17 +46,7 @@ function parseArgs(argv) {
   const [command, tool, json, ...rest] = positional;
   if (command === 'list' && positional.length === 1) return { ...options, command };
   if (command === 'call' && tool && rest.length === 0) {
-    let args = {};
-    if (json !== undefined) {
-      try {
-        args = JSON.parse(json);
-      } catch (e) {
-        throw new Error(`JSON_ARGS is not JSON: ${e.message}`);
-      }
-      if (args === null || typeof args !== 'object' || Array.isArray(args)) {
-        throw new Error('JSON_ARGS must be a JSON object');
-      }
-    }
+    const args = parseJsonArgs(json);
     return { ...options, command, tool, args };
   }
   throw new Error(`expected \`list\` or \`call TOOL [JSON_ARGS]\`\n${USAGE}`);

@@ -22,6 +22,8 @@ import {
 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 
+import { parseJsonArgs } from './json-args.mjs';
+
 const USAGE = `usage: node oauth-client.mjs --url URL [options] [call TOOL ['JSON_ARGS']]
   --url URL                  the MCP endpoint, e.g. http://127.0.0.1:8000/mcp (or the last argument)
   --user USER                login_hint for the IdP (the test IdP signs USER in with no human)
@@ -88,17 +90,7 @@ function parseArgs(argv) {
   const [command, tool, json, ...rest] = positional;
   if (command === undefined) return { ...options, tool: undefined };
   if (command === 'call' && tool && rest.length === 0) {
-    let args = {};
-    if (json !== undefined) {
-      try {
-        args = JSON.parse(json);
-      } catch (e) {
-        throw new Error(`JSON_ARGS is not JSON: ${e.message}`);
-      }
-      if (args === null || typeof args !== 'object' || Array.isArray(args)) {
-        throw new Error('JSON_ARGS must be a JSON object');
-      }
-    }
+    const args = parseJsonArgs(json);
     return { ...options, tool, args };
   }
   throw new Error(`expected nothing or \`call TOOL [JSON_ARGS]\`\n${USAGE}`);

@@ -19,11 +19,13 @@
 //! makes outside tests ([`Idp::spawn`], [`trust_idp`], [`map_group`]) return [`WorldError`].
 
 mod browser;
+mod consent;
 mod idp;
 mod redis;
 mod splunk;
 
 pub use browser::{Browser, Visit, query_param};
+pub use consent::{ConsentForm, html_unescape};
 pub use idp::{
     CONFIDENTIAL, Idp, IdpOptions, MCP_RESOURCE, OAuthClient, PUBLIC, Pkce, REDIRECT_URI, SignIn,
     jwt_claims,

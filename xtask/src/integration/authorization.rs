@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use base64::Engine as _;
-use e2e_tests::{Idp, IdpOptions};
+use e2e_tests::{ConsentForm, Idp, IdpOptions, html_unescape};
 use reqwest::{StatusCode, Url};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
@@ -332,9 +332,9 @@ async fn sign_in(
         let body = response.text().await.unwrap_or_default();
         let submission = status
             .is_success()
-            .then(|| consent_submission(&body, &url))
+            .then(|| ConsentForm::parse(&url, &body))
             .flatten();
-        let Some((action, fields)) = submission else {
+        let Some(consent) = submission else {
             bail!(
                 "the sign-in stopped at {where_} with HTTP {status}: {}",
                 page_text(&body)
@@ -344,8 +344,8 @@ async fn sign_in(
         if consents > 1 {
             bail!("splunk-mcp showed its consent page again after approval ({where_})");
         }
-        url = action;
-        form = Some(fields);
+        url = consent.action.clone();
+        form = Some(consent.with_decision("approve"));
     }
     bail!("more than 30 redirects during sign-in")
 }
@@ -403,57 +403,6 @@ impl CookieJar {
     }
 }
 
-/// The consent form's submission with the Approve button pressed: its absolute action URL
-/// and fields (the hidden inputs, then `decision=approve`). `None` when the page has no form
-/// with a button of value `approve`.
-fn consent_submission(html: &str, page: &Url) -> Option<(Url, Vec<(String, String)>)> {
-    let start = html.find("<form")?;
-    let end = html[start..].find("</form>")? + start;
-    let form = &html[start..end];
-    let form_tag = &form[..form.find('>')?];
-    let action = match attribute(form_tag, "action") {
-        Some(action) => page.join(&action).ok()?,
-        None => page.clone(),
-    };
-    let mut fields = Vec::new();
-    let mut approve = None;
-    for tag in form.split('<').skip(1) {
-        let tag = tag.split('>').next().unwrap_or_default();
-        let kind = tag.split_whitespace().next().unwrap_or_default();
-        let (Some(name), value) = (attribute(tag, "name"), attribute(tag, "value")) else {
-            continue;
-        };
-        let value = value.unwrap_or_default();
-        match (kind, attribute(tag, "type").as_deref()) {
-            ("input", Some("hidden")) => fields.push((name, value)),
-            ("button", _) | ("input", Some("submit")) if value == "approve" => {
-                approve = Some((name, value));
-            }
-            _ => {}
-        }
-    }
-    fields.push(approve?);
-    Some((action, fields))
-}
-
-/// The value of a double-quoted attribute `name` in a start tag, entities decoded.
-fn attribute(tag: &str, name: &str) -> Option<String> {
-    let needle = format!(" {name}=\"");
-    let start = tag.find(&needle)? + needle.len();
-    let end = tag[start..].find('"')? + start;
-    Some(unescape(&tag[start..end]))
-}
-
-/// Decodes the entities an HTML escaper writes.
-fn unescape(text: &str) -> String {
-    text.replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&#x27;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
 /// A page's visible text, whitespace collapsed and cut short, for an error message.
 fn page_text(html: &str) -> String {
     let mut text = String::new();
@@ -469,7 +418,7 @@ fn page_text(html: &str) -> String {
             _ => {}
         }
     }
-    let text = unescape(&text)
+    let text = html_unescape(&text)
         .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ");
@@ -564,35 +513,11 @@ fn report(results: &[ScenarioChecks]) -> anyhow::Result<()> {
 mod tests {
     use super::*;
 
-    const CONSENT: &str = "<html><body><h1>Allow &quot;x&quot;?</h1>\
-        <form method=\"post\" action=\"/consent\">\
-        <input type=\"hidden\" name=\"consent_id\" value=\"c-1\">\
-        <input type=\"hidden\" name=\"csrf\" value=\"a&amp;b\">\
-        <button type=\"submit\" name=\"decision\" value=\"approve\">Allow</button> \
-        <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\
-        </form></body></html>";
-
     #[test]
-    fn the_consent_form_is_submitted_with_its_hidden_fields_and_approve() {
-        let page = Url::parse("http://127.0.0.1:4000/authorize?client_id=x").unwrap();
-        let (action, fields) = consent_submission(CONSENT, &page).unwrap();
-        assert_eq!(action.as_str(), "http://127.0.0.1:4000/consent");
-        let fields: Vec<(&str, &str)> = fields
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        assert_eq!(
-            fields,
-            [
-                ("consent_id", "c-1"),
-                ("csrf", "a&b"),
-                ("decision", "approve")
-            ]
-        );
-        let no_approve = CONSENT.replace("value=\"approve\"", "value=\"maybe\"");
-        assert!(consent_submission(&no_approve, &page).is_none());
-        assert!(consent_submission("<p>error</p>", &page).is_none());
-        assert_eq!(page_text(CONSENT), "Allow \"x\"? Allow Deny");
+    fn page_text_is_the_visible_text_unescaped() {
+        let page =
+            "<h1>Allow &quot;x&quot;?</h1><form><button>Allow</button> <button>Deny</button>";
+        assert_eq!(page_text(page), "Allow \"x\"? Allow Deny");
     }
 
     #[test]

@@ -282,13 +282,8 @@ async fn doctor_checks_the_upstream_the_store_and_the_passthrough_rule() {
     let store = proxy_store_path("proxy-doctor").display().to_string();
     let mut env = crate::support::proxy_env(&world, &store);
     env.push(("MCP_BASE_URL", "http://127.0.0.1:8000".to_owned()));
-    let output = command(&env)
-        .arg("doctor")
-        .output()
-        .await
-        .expect("run splunk-mcp doctor");
-    let out = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert_eq!(output.status.code(), Some(0), "{out}");
+    let (code, out, _) = run(&env, &["doctor"]).await;
+    assert_eq!(code, Some(0), "{out}");
     for line in [
         "[ ok ] idp discovery",
         "[ ok ] idp endpoints: authorization and token endpoints usable, revocation endpoint known",
@@ -307,13 +302,8 @@ async fn doctor_checks_the_upstream_the_store_and_the_passthrough_rule() {
     start_proxy_server(&world, &store, &[]).await.stop().await;
     let other_key = "ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA=";
     env.push(("MCP_PROXY_ENCRYPTION_KEY", other_key.to_owned()));
-    let output = command(&env)
-        .arg("doctor")
-        .output()
-        .await
-        .expect("run splunk-mcp doctor");
-    let out = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert_eq!(output.status.code(), Some(1), "{out}");
+    let (code, out, _) = run(&env, &["doctor"]).await;
+    assert_eq!(code, Some(1), "{out}");
     assert!(
         out.contains("[FAIL] store:") && out.contains("do not open with MCP_PROXY_ENCRYPTION_KEY"),
         "{out}"

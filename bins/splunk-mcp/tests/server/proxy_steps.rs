@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use e2e_tests::{Browser, Pkce, REDIRECT_URI, Visit, query_param};
+use e2e_tests::{Browser, ConsentForm, Pkce, REDIRECT_URI, Visit, query_param};
 use reqwest::{StatusCode, Url};
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
@@ -216,121 +216,10 @@ impl Authorization {
     }
 }
 
-/// The consent page's form: where it posts and its hidden fields (consent id, CSRF token).
-pub(crate) struct ConsentForm {
-    /// The form's absolute action URL.
-    pub(crate) action: Url,
-    /// Its hidden inputs, in order.
-    pub(crate) fields: Vec<(String, String)>,
-}
-
-impl ConsentForm {
-    /// The form of a consent page at `page_url` (the one with the `approve` decision when
-    /// there are several); panics when the page has none.
-    pub(crate) fn parse(page_url: &Url, html: &str) -> Self {
-        let forms = forms(html);
-        let form = forms
-            .iter()
-            .find(|form| form.contains("approve"))
-            .or(forms.first())
-            .unwrap_or_else(|| panic!("no <form> on the consent page: {html}"));
-        let start = tags(form, "form")
-            .into_iter()
-            .next()
-            .expect("a form's start tag");
-        let action = attribute(start, "action").unwrap_or_else(|| "/consent".to_owned());
-        let action = page_url.join(&action).expect("form action is a URL");
-        let fields = tags(form, "input")
-            .into_iter()
-            .filter(|tag| attribute(tag, "type").is_some_and(|t| t.eq_ignore_ascii_case("hidden")))
-            .filter_map(|tag| Some((attribute(tag, "name")?, attribute(tag, "value")?)))
-            .collect();
-        Self { action, fields }
-    }
-
-    /// The value of the hidden field `name`.
-    pub(crate) fn field(&self, name: &str) -> Option<&str> {
-        self.fields
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The form as posted with `decision` (`approve` or `deny`).
-    pub(crate) fn with_decision(&self, decision: &str) -> Vec<(String, String)> {
-        let mut form = self.fields.clone();
-        form.push(("decision".to_owned(), decision.to_owned()));
-        form
-    }
-}
-
-/// Each `<form ...>...</form>` of an HTML page.
-fn forms(html: &str) -> Vec<&str> {
-    let lower = html.to_ascii_lowercase();
-    let mut found = Vec::new();
-    let mut from = 0;
-    while let Some(start) = lower[from..].find("<form").map(|i| i + from) {
-        let end = lower[start..]
-            .find("</form")
-            .map_or(html.len(), |i| start + i);
-        found.push(&html[start..end]);
-        from = end;
-    }
-    found
-}
-
-/// The start tags `<name ...>` of an HTML page, as written.
-fn tags<'a>(html: &'a str, name: &str) -> Vec<&'a str> {
-    let open = format!("<{name}");
-    let lower = html.to_ascii_lowercase();
-    let mut found = Vec::new();
-    let mut from = 0;
-    while let Some(start) = lower[from..].find(&open).map(|i| i + from) {
-        let end = lower[start..]
-            .find('>')
-            .map_or(html.len(), |i| start + i + 1);
-        let after = lower.as_bytes().get(start + open.len()).copied();
-        if after.is_some_and(|b| b.is_ascii_whitespace() || b == b'>' || b == b'/') {
-            found.push(&html[start..end]);
-        }
-        from = end;
-    }
-    found
-}
-
-/// The value of attribute `name` of a start tag (double or single quoted), HTML-unescaped.
-fn attribute(tag: &str, name: &str) -> Option<String> {
-    let lower = tag.to_ascii_lowercase();
-    let mut from = 0;
-    while let Some(at) = lower[from..].find(name).map(|i| i + from) {
-        from = at + name.len();
-        let before = lower.as_bytes()[at.saturating_sub(1)];
-        let rest = lower[from..].trim_start();
-        if !before.is_ascii_whitespace() || !rest.starts_with('=') {
-            continue;
-        }
-        let value_start = tag.len() - rest.len() + 1;
-        let value = tag[value_start..].trim_start();
-        let quote = value.chars().next()?;
-        let raw = if quote == '"' || quote == '\'' {
-            value[1..].split(quote).next()?
-        } else {
-            value
-                .split(|c: char| c.is_whitespace() || c == '>')
-                .next()?
-        };
-        return Some(unescape(raw));
-    }
-    None
-}
-
-fn unescape(text: &str) -> String {
-    text.replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&#x27;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
+/// The consent form of the page at `url`; panics when the page has none.
+fn consent_form(url: &Url, body: &str) -> ConsentForm {
+    ConsentForm::parse(url, body)
+        .unwrap_or_else(|| panic!("no consent form with an approve button: {body}"))
 }
 
 /// Opens the authorization URL in `browser` (which keeps the cookies it sets) and expects the
@@ -345,7 +234,7 @@ pub(crate) async fn consent_page(
     {
         Visit::Page { url, status, body } => {
             assert_eq!(status, StatusCode::OK, "consent page: {body}");
-            ConsentForm::parse(&url, &body)
+            consent_form(&url, &body)
         }
         Visit::Redirected(landing) => panic!(
             "/authorize redirected to the client without a consent page (error={:?})",
@@ -390,7 +279,7 @@ pub(crate) async fn sign_in(
         Visit::Redirected(landing) => landing,
         Visit::Page { url, status, body } => {
             assert_eq!(status, StatusCode::OK, "consent page: {body}");
-            let form = ConsentForm::parse(&url, &body);
+            let form = consent_form(&url, &body);
             approve(browser, &form, CLIENT_REDIRECT).await
         }
     };
