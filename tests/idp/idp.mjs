@@ -5,7 +5,8 @@
 //
 // Prints exactly one line to stdout, the issuer `http://127.0.0.1:PORT`, once it listens;
 // everything else (oidc-provider's notices, request errors) goes to stderr. SIGTERM or SIGINT
-// stops it. See README.md for users, clients, scopes and how the automated login is driven.
+// stops it. `PUT /test/users/{name}/groups` changes a user's groups while it runs. See
+// README.md for users, clients, scopes and how the automated login is driven.
 
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
@@ -105,9 +106,10 @@ function escapeHtml(text) {
 let provider;
 const server = createServer((req, res) => {
   const path = new URL(req.url, 'http://placeholder').pathname;
-  const handled = path.startsWith('/interaction/')
-    ? interaction(req, res)
-    : provider.callback()(req, res);
+  let handled;
+  if (path.startsWith('/interaction/')) handled = interaction(req, res);
+  else if (path.startsWith('/test/')) handled = testControl(req, res, path);
+  else handled = provider.callback()(req, res);
   Promise.resolve(handled).catch((err) => {
     console.error('idp: request failed:', err);
     if (!res.headersSent) {
@@ -259,6 +261,75 @@ async function interaction(req, res) {
 
   res.statusCode = 501;
   res.end(`prompt ${prompt.name} is not supported by the test IdP\n`);
+}
+
+/** The largest body `testControl` reads. */
+const MAX_TEST_BODY_BYTES = 64 * 1024;
+
+/**
+ * Answers `PUT /test/users/{name}/groups`, whose body is a JSON array of strings: that user's
+ * groups from now on. Claims are read from `USERS` whenever a token or userinfo is issued, so
+ * everything issued afterwards (code and refresh grants alike) carries the new groups, which is
+ * how a test removes a user from a group mid-session. Test-only, like the whole IdP.
+ */
+async function testControl(req, res, path) {
+  const match = /^\/test\/users\/([^/]+)\/groups$/u.exec(path);
+  if (!match) {
+    return sendJson(res, 404, {
+      error: 'not_found',
+      error_description: `no test endpoint ${path}; there is only PUT /test/users/{name}/groups`,
+    });
+  }
+  if (req.method !== 'PUT') {
+    res.setHeader('Allow', 'PUT');
+    return sendJson(res, 405, {
+      error: 'method_not_allowed',
+      error_description: `${req.method} ${path}: use PUT with a JSON array of group names`,
+    });
+  }
+  // The body is read before anything is refused, so the connection stays usable.
+  const body = await readBody(req, MAX_TEST_BODY_BYTES);
+  const refuse = (description) => sendJson(res, 400, {
+    error: 'invalid_request',
+    error_description: description,
+  });
+
+  const name = match[1];
+  if (!Object.hasOwn(USERS, name)) {
+    return refuse(`unknown test user ${name}; the users are ${Object.keys(USERS).join(', ')}`);
+  }
+  if (body === undefined) return refuse(`the body is larger than ${MAX_TEST_BODY_BYTES} bytes`);
+  let groups;
+  try {
+    groups = JSON.parse(body);
+  } catch (err) {
+    return refuse(`the body is not JSON (${err.message}); send an array of group names, e.g. ["admins"]`);
+  }
+  if (!Array.isArray(groups) || !groups.every((group) => typeof group === 'string')) {
+    return refuse(`the body must be a JSON array of strings, e.g. ["admins"]; got ${JSON.stringify(groups)}`);
+  }
+
+  USERS[name].groups = [...groups];
+  console.error(`idp: ${name}'s groups are now ${JSON.stringify(groups)}`);
+  return sendJson(res, 200, { user: name, groups });
+}
+
+/** The request body as text, or `undefined` when it exceeds `limit` bytes (still drained). */
+async function readBody(req, limit) {
+  const chunks = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += chunk.length;
+    if (size <= limit) chunks.push(chunk);
+  }
+  return size <= limit ? Buffer.concat(chunks).toString('utf8') : undefined;
+}
+
+function sendJson(res, status, value) {
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Cache-Control', 'no-store');
+  res.end(`${JSON.stringify(value)}\n`);
 }
 
 /** Without a `login_hint`: a page of one link per user, for the demo and for browsers. */

@@ -20,6 +20,11 @@ use crate::process::{Service, built_binary, log_dir, workspace_root};
 
 /// How long the IdP's access tokens stay valid.
 const TOKEN_TTL_SECONDS: u32 = 3600;
+/// Who may hold which scope (`MCP_AUTH_SCOPE_GROUPS`): analysts read and search, admins also
+/// administer, and a user in neither group (carol) holds no Splunk scope, whatever a client
+/// asks for.
+const DEMO_SCOPE_GROUPS: &str =
+    "splunk:read=analysts,admins;splunk:search=analysts,admins;splunk:admin=admins";
 /// alice is an analyst: reading and searching.
 const ALICE_SCOPES: &str = "openid profile email splunk:read splunk:search";
 /// bob is an administrator: the admin tools too.
@@ -74,6 +79,7 @@ pub(crate) async fn run(bind: &str, mode: Mode) -> anyhow::Result<()> {
     command.envs([
         ("IDP_OIDC_CONFIG_URL", discovery.as_str()),
         ("SPLUNK_CREDENTIALS", "passthrough"),
+        ("MCP_AUTH_SCOPE_GROUPS", DEMO_SCOPE_GROUPS),
     ]);
     let state = match mode {
         Mode::Jwt => {
@@ -190,9 +196,13 @@ fn world_lines(services: &Services<'_>) -> String {
         "  OpenID provider:               {issuer}  (users alice, bob, carol)\n\
          \x20 Splunk 10.2 emulator:          {splunk}  (admin / changeme)\n\
          \x20   group analysts -> role web_analyst (indexes main, web): alice\n\
-         \x20   group admins   -> role admin (every index): bob",
+         \x20   group admins   -> role admin (every index): bob\n\
+         \x20 Scope rules (MCP_AUTH_SCOPE_GROUPS={rules}):\n\
+         \x20   alice (analysts) holds splunk:read and splunk:search; bob (admins) also splunk:admin;\n\
+         \x20   carol (no group) none. A client asking for more is granted only these.",
         issuer = services.issuer,
         splunk = services.splunk,
+        rules = DEMO_SCOPE_GROUPS,
     )
 }
 

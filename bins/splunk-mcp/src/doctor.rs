@@ -7,7 +7,11 @@
 
 use std::process::ExitCode;
 
-use auth_core::{DiscoveryDocument, JwksCache, JwksCacheConfig, TokenVerifier};
+use auth_core::{
+    AuthContext, BearerToken, Decision, DiscoveryDocument, JwksCache, JwksCacheConfig,
+    TokenVerifier,
+};
+use mcp_tools::ToolRegistry;
 use splunk_client::{Client, Credentials};
 
 use secrecy::ExposeSecret as _;
@@ -407,25 +411,41 @@ async fn check_token(settings: &Settings, token: &str, report: &mut Report) {
             "proxy mode: pass the IdP's access token (what Splunk receives); this server's own \
              tokens are checked at /mcp",
         );
+        check_proxy_grant(settings, token, report);
     } else {
         check_token_here(settings, token, report).await;
     }
     check_token_at_splunk(settings, token, report).await;
 }
 
-/// What this server's verifier makes of `token`.
+/// What this server's verifier makes of `token`, and which tools it may call.
 async fn check_token_here(settings: &Settings, token: &str, report: &mut Report) {
-    match inbound::build(settings).await {
+    let policy = match crate::app::policy(settings) {
+        Ok(policy) => policy,
+        Err(e) => return report.fail("policy", format!("{e:#}"), "fix the policy settings"),
+    };
+    match inbound::build(settings, &policy).await {
         Ok(Some(inbound)) => match inbound.verifier.verify(token).await {
-            Ok(ctx) => report.ok(
-                "token at this server",
-                format!(
-                    "accepted: subject {}, scopes {:?}, groups {:?}",
-                    ctx.subject(),
-                    ctx.scopes().iter().collect::<Vec<_>>(),
-                    ctx.groups()
-                ),
-            ),
+            Ok(ctx) => {
+                let withheld = if ctx.withheld_scopes().is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " (withheld by scope rules: {:?})",
+                        ctx.withheld_scopes().iter().collect::<Vec<_>>()
+                    )
+                };
+                report.ok(
+                    "token at this server",
+                    format!(
+                        "accepted: subject {}, scopes {:?}{withheld}, groups {:?}",
+                        ctx.subject(),
+                        ctx.scopes().iter().collect::<Vec<_>>(),
+                        ctx.groups()
+                    ),
+                );
+                report_tools(&policy, &ctx, report);
+            }
             Err(e) => report.fail(
                 "token at this server",
                 format!("refused: {e}"),
@@ -434,6 +454,61 @@ async fn check_token_here(settings: &Settings, token: &str, report: &mut Report)
         },
         Ok(None) => report.info("token at this server", "auth mode none: not checked"),
         Err(e) => report.fail("token at this server", format!("{e:#}"), "fix the auth settings"),
+    }
+}
+
+/// In proxy mode: what a user with the groups of this IdP token would be granted, and which
+/// tools that grant may call.
+fn check_proxy_grant(settings: &Settings, token: &str, report: &mut Report) {
+    let policy = match crate::app::policy(settings) {
+        Ok(policy) => policy,
+        Err(e) => return report.fail("policy", format!("{e:#}"), "fix the policy settings"),
+    };
+    let claims = auth_core::ClaimsConfig::with_groups_claim(settings.auth.groups_claim.clone());
+    let Some(mut claims) = auth_core::parse_unverified(token)
+        .ok()
+        .and_then(|parsed| parsed.claims(&claims).ok())
+    else {
+        return report.info(
+            "tools",
+            "not a JWT: the groups, and so the scopes this server would grant, are not known here",
+        );
+    };
+    claims.scopes = policy.offered_scopes().clone();
+    let Ok(user) = AuthContext::new(claims, BearerToken::new(String::new())) else {
+        return report.info("tools", "the token has no subject");
+    };
+    let user = user.restricted_by(policy.scope_rules());
+    report.info(
+        "proxy grant",
+        format!(
+            "a user with groups {:?} may be granted {:?}",
+            user.groups(),
+            user.scopes().iter().collect::<Vec<_>>()
+        ),
+    );
+    report_tools(&policy, &user, report);
+}
+
+/// Which tools `caller` may call and, for each refused one, why.
+fn report_tools(policy: &ToolRegistry, caller: &AuthContext, report: &mut Report) {
+    let allowed: Vec<&str> = policy.allowed_tools(caller).collect();
+    report.ok(
+        "tools",
+        format!(
+            "may call {} of {}: {}",
+            allowed.len(),
+            policy.specs().len(),
+            allowed.join(", ")
+        ),
+    );
+    for spec in policy.specs() {
+        if let Decision::Deny(denial) = policy.evaluate(spec.name, caller) {
+            report.info(
+                "tools",
+                format!("refused {}: {}", spec.name, policy.refusal_reason(&denial)),
+            );
+        }
     }
 }
 

@@ -66,6 +66,9 @@ pub struct Claims {
     pub preferred_username: Option<String>,
     /// Groups from the configured claim path.
     pub groups: Vec<String>,
+    /// Whether the token had the configured groups claim at all (absent and empty differ for
+    /// the operator: an IdP that sends no groups claim needs configuring).
+    pub groups_claim_present: bool,
     /// Every other claim, unchanged.
     pub extra: Map<String, Value>,
 }
@@ -86,6 +89,7 @@ impl Claims {
             authorized_party: None,
             preferred_username: None,
             groups: Vec::new(),
+            groups_claim_present: false,
             extra: Map::new(),
         }
     }
@@ -169,6 +173,8 @@ impl ClaimValues {
     /// Type-checks the claims.
     pub(crate) fn into_claims(self, config: &ClaimsConfig) -> Result<Claims, AuthError> {
         let groups = extract_groups(&self, &config.groups_claim)?;
+        let groups_claim_present = groups.is_some();
+        let groups = groups.unwrap_or_default();
         let [
             iss,
             sub,
@@ -203,6 +209,7 @@ impl ClaimValues {
             authorized_party: string(azp, "azp")?,
             preferred_username,
             groups,
+            groups_claim_present,
             extra: self.extra,
         })
     }
@@ -350,31 +357,33 @@ fn scopes(value: Option<Value>, name: &str) -> Result<ScopeSet, AuthError> {
     }
 }
 
-fn extract_groups(values: &ClaimValues, path: &str) -> Result<Vec<String>, AuthError> {
+/// The groups at `path`, `None` when the token has no such claim.
+fn extract_groups(values: &ClaimValues, path: &str) -> Result<Option<Vec<String>>, AuthError> {
     let mut segments = path.split('.');
     let Some(first) = segments.next() else {
-        return Ok(Vec::new());
+        return Ok(None);
     };
     let mut current = match values.get(first) {
         Some(v) => v,
-        None => return Ok(Vec::new()),
+        None => return Ok(None),
     };
     for seg in segments {
         current = match current.get(seg) {
             Some(v) => v,
-            None => return Ok(Vec::new()),
+            None => return Ok(None),
         };
     }
     match current {
-        Value::Null => Ok(Vec::new()),
-        Value::String(s) => Ok(vec![s.clone()]),
+        Value::Null => Ok(None),
+        Value::String(s) => Ok(Some(vec![s.clone()])),
         Value::Array(items) => items
             .iter()
             .map(|v| match v {
                 Value::String(s) => Ok(s.clone()),
                 other => Err(invalid(path, format!("array holds a {}", type_name(other)))),
             })
-            .collect(),
+            .collect::<Result<_, _>>()
+            .map(Some),
         other => Err(invalid(
             path,
             format!(

@@ -8,6 +8,7 @@ use zeroize::Zeroizing;
 use crate::claims::Claims;
 use crate::error::AuthError;
 use crate::scope::ScopeSet;
+use crate::scope_rules::ScopeRules;
 
 /// The raw bearer token, kept for `passthrough` to Splunk. Its `Debug` never shows the value,
 /// the memory is zeroed when the last clone drops, and the value is reached only by
@@ -44,6 +45,8 @@ struct Inner {
     client_id: Option<String>,
     claims: Claims,
     token: BearerToken,
+    /// Scopes of the token that [`ScopeRules`] did not let this caller hold.
+    withheld: ScopeSet,
 }
 
 impl AuthContext {
@@ -60,7 +63,31 @@ impl AuthContext {
             client_id,
             claims,
             token,
+            withheld: ScopeSet::new(),
         })))
+    }
+
+    /// The same caller holding only the scopes `rules` allow its groups; the token's other
+    /// scopes become [`AuthContext::withheld_scopes`], so a refusal can say why.
+    pub fn restricted_by(&self, rules: &ScopeRules) -> Self {
+        let (kept, withheld) = rules.split(self.scopes(), self.groups());
+        if withheld.is_empty() {
+            return self.clone();
+        }
+        let mut claims = self.0.claims.clone();
+        claims.scopes = kept;
+        Self(Arc::new(Inner {
+            subject: self.0.subject.clone(),
+            client_id: self.0.client_id.clone(),
+            claims,
+            token: self.0.token.clone(),
+            withheld: withheld.union(&self.0.withheld),
+        }))
+    }
+
+    /// Scopes the token carries that scope rules did not let this caller hold.
+    pub fn withheld_scopes(&self) -> &ScopeSet {
+        &self.0.withheld
     }
 
     /// The subject (`sub`).
@@ -73,7 +100,7 @@ impl AuthContext {
         self.0.client_id.as_deref()
     }
 
-    /// Granted scopes.
+    /// Granted scopes: the token's, less any [`AuthContext::withheld_scopes`].
     pub fn scopes(&self) -> &ScopeSet {
         &self.0.claims.scopes
     }
@@ -105,6 +132,7 @@ impl fmt::Debug for AuthContext {
             .field("subject", &self.0.subject)
             .field("client_id", &self.0.client_id)
             .field("scopes", &self.0.claims.scopes.to_string())
+            .field("withheld_scopes", &self.0.withheld.to_string())
             .field("groups", &self.0.claims.groups)
             .field("expires_at", &self.0.claims.expires_at)
             .field("token", &self.0.token)
@@ -127,6 +155,23 @@ mod tests {
         assert!(!shown.contains("s3cr3t"), "{shown}");
         assert!(shown.contains("[redacted]"));
         assert_eq!(ctx.token().secret(), "s3cr3t-token");
+    }
+
+    #[test]
+    fn restriction_withholds_ruled_scopes() {
+        let mut claims = Claims::for_subject("alice");
+        claims.scopes = ScopeSet::parse("splunk:read splunk:admin").unwrap();
+        claims.groups = vec!["analysts".to_owned()];
+        let ctx = AuthContext::new(claims, BearerToken::new("t")).unwrap();
+        let rules = ScopeRules::parse("splunk:admin=admins").unwrap();
+        let narrowed = ctx.restricted_by(&rules);
+        assert_eq!(narrowed.scopes().to_string(), "splunk:read");
+        assert_eq!(narrowed.withheld_scopes().to_string(), "splunk:admin");
+        assert_eq!(narrowed.subject(), "alice");
+        assert_eq!(narrowed.token().secret(), "t");
+        // Nothing to withhold: the same context.
+        let unruled = ctx.restricted_by(&ScopeRules::new());
+        assert!(Arc::ptr_eq(&unruled.0, &ctx.0));
     }
 
     #[test]

@@ -35,6 +35,7 @@ pub mod layer;
 pub mod metadata;
 pub mod policy;
 pub mod scope;
+pub mod scope_rules;
 pub mod static_tokens;
 pub mod token;
 pub mod verifier;
@@ -55,8 +56,9 @@ pub use jwt::{JwtVerifier, JwtVerifierBuilder};
 #[cfg(feature = "tower")]
 pub use layer::{AuthLayer, AuthService, MissingAuthContext};
 pub use metadata::ProtectedResourceMetadata;
-pub use policy::{Decision, Denial, Policy, TagRules};
+pub use policy::{Decision, Denial, Policy};
 pub use scope::ScopeSet;
+pub use scope_rules::{ScopeRuleError, ScopeRules, ScopeRulesVerifier};
 pub use static_tokens::{StaticVerifier, StaticVerifierBuilder};
 pub use token::{MAX_TOKEN_LEN, UnverifiedToken, looks_like_jwt, parse_unverified};
 pub use verifier::{TokenVerifier, VerifyFuture};

@@ -1,7 +1,5 @@
-//! Authorization policies over an [`AuthContext`]: scopes, groups, tag rules and their
-//! combinations. A denial says what is missing so the caller can ask for a step-up.
-
-use std::collections::BTreeMap;
+//! Authorization policies over an [`AuthContext`]: scopes, groups and their combinations. A
+//! denial says what is missing so the caller can ask for a step-up.
 
 use crate::challenge::Challenge;
 use crate::context::AuthContext;
@@ -19,6 +17,8 @@ pub enum Policy {
     AnyScope(ScopeSet),
     /// Needs membership of the group.
     RequireGroup(String),
+    /// Needs membership of at least one of the groups.
+    AnyGroup(Vec<String>),
     /// Needs every sub-policy.
     And(Vec<Policy>),
     /// Needs at least one sub-policy.
@@ -30,17 +30,30 @@ pub enum Policy {
 pub struct Denial {
     /// Scopes the caller lacks (for [`Policy::AnyScope`], any one of them would do).
     pub missing_scopes: ScopeSet,
-    /// Groups the caller is not in.
+    /// Groups the caller is not in (for [`Policy::AnyGroup`], any one of them would do).
     pub missing_groups: Vec<String>,
+    /// Needed scopes the caller may not hold at all (see [`crate::ScopeRules`]), so asking
+    /// for them again cannot help; filled in by whoever knows the rules, and not repeated in
+    /// `missing_scopes`.
+    pub unattainable_scopes: ScopeSet,
 }
 
 impl Denial {
     /// The `insufficient_scope` challenge asking for the missing scopes plus those already
-    /// granted, as mcp-auth recommends, so a client's step-up does not lose scopes.
+    /// granted, as mcp-auth recommends, so a client's step-up does not lose scopes. When only
+    /// groups are missing, its description names them, since no scope would help.
     pub fn challenge(&self, granted: &ScopeSet) -> Challenge {
+        let description = if self.missing_scopes.is_empty() && !self.missing_groups.is_empty() {
+            format!(
+                "Membership of one of these groups is required: {}",
+                self.missing_groups.join(", ")
+            )
+        } else {
+            "The access token lacks a required scope".to_owned()
+        };
         Challenge::InsufficientScope {
             scope: self.missing_scopes.union(granted),
-            description: Some("The access token lacks a required scope".to_owned()),
+            description: Some(description),
         }
     }
 }
@@ -114,7 +127,7 @@ impl Policy {
                 } else {
                     Decision::Deny(Denial {
                         missing_scopes: scopes.missing_from(need),
-                        missing_groups: Vec::new(),
+                        ..Denial::default()
                     })
                 }
             }
@@ -124,7 +137,7 @@ impl Policy {
                 } else {
                     Decision::Deny(Denial {
                         missing_scopes: need.clone(),
-                        missing_groups: Vec::new(),
+                        ..Denial::default()
                     })
                 }
             }
@@ -133,8 +146,18 @@ impl Policy {
                     Decision::Allow
                 } else {
                     Decision::Deny(Denial {
-                        missing_scopes: ScopeSet::new(),
                         missing_groups: vec![g.clone()],
+                        ..Denial::default()
+                    })
+                }
+            }
+            Self::AnyGroup(any) => {
+                if any.is_empty() || any.iter().any(|g| groups.contains(g)) {
+                    Decision::Allow
+                } else {
+                    Decision::Deny(Denial {
+                        missing_groups: any.clone(),
+                        ..Denial::default()
                     })
                 }
             }
@@ -171,41 +194,6 @@ impl Policy {
                 }
                 best.map_or(Decision::Allow, Decision::Deny)
             }
-        }
-    }
-}
-
-/// Tag → required scopes, e.g. `search` → `splunk:search`; a tool's policy is the union of its
-/// tags' scopes.
-#[derive(Debug, Clone, Default)]
-pub struct TagRules {
-    rules: BTreeMap<String, ScopeSet>,
-}
-
-impl TagRules {
-    /// No rules.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Tag `tag` needs the space-delimited `scopes`.
-    pub fn rule(mut self, tag: impl Into<String>, scopes: &str) -> Result<Self, String> {
-        self.rules.insert(tag.into(), ScopeSet::parse(scopes)?);
-        Ok(self)
-    }
-
-    /// The policy for something carrying `tags`; untagged or unknown tags need nothing extra.
-    pub fn policy_for<'a>(&self, tags: impl IntoIterator<Item = &'a str>) -> Policy {
-        let mut need = ScopeSet::new();
-        for tag in tags {
-            if let Some(s) = self.rules.get(tag) {
-                need = need.union(s);
-            }
-        }
-        if need.is_empty() {
-            Policy::Allow
-        } else {
-            Policy::RequireScopes(need)
         }
     }
 }
@@ -259,15 +247,23 @@ mod tests {
                 .is_allowed()
         );
 
-        let rules = TagRules::new()
-            .rule("search", "splunk:search")
-            .unwrap()
-            .rule("read", "splunk:read")
-            .unwrap();
-        assert_eq!(
-            rules.policy_for(["search", "read"]),
-            Policy::RequireScopes(scopes("splunk:read splunk:search"))
+        let either_group = Policy::AnyGroup(vec!["a".to_owned(), "b".to_owned()]);
+        assert!(
+            either_group
+                .evaluate_parts(&scopes(""), &["b".to_owned()])
+                .is_allowed()
         );
-        assert_eq!(rules.policy_for(["other"]), Policy::Allow);
+        let Decision::Deny(denial) = either_group.evaluate_parts(&scopes(""), &[]) else {
+            panic!("expected deny")
+        };
+        assert_eq!(denial.missing_groups, vec!["a", "b"]);
+        let Challenge::InsufficientScope { description, .. } = denial.challenge(&scopes("x"))
+        else {
+            panic!("an insufficient_scope challenge")
+        };
+        assert_eq!(
+            description.as_deref(),
+            Some("Membership of one of these groups is required: a, b")
+        );
     }
 }

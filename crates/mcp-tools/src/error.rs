@@ -4,7 +4,6 @@
 //! [`splunk_client::Error`] keeps free of internals), the guard's refusal, the missing scopes.
 //! Transport details stay in the error's `source()` for logs.
 
-use auth_core::ScopeSet;
 use rmcp::model::{CallToolResult, ContentBlock};
 
 use crate::audit::Outcome;
@@ -15,15 +14,10 @@ use crate::spl_guard::GuardError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ToolError {
-    /// The caller's token lacks scopes the tool needs.
-    #[error("this tool needs the scope(s) {missing}, which the access token lacks")]
-    MissingScopes {
-        /// The scopes missing.
-        missing: ScopeSet,
-    },
-    /// The caller is not in a group the tool needs.
-    #[error("this tool needs membership of the group(s) {0}")]
-    MissingGroups(String),
+    /// The authorization policy refuses the call; the reason says what is missing (a scope
+    /// the token lacks, a scope the caller's groups may not hold, or a group).
+    #[error("this tool {0}")]
+    Denied(String),
     /// The SPL guard refused the search.
     #[error("search refused: {0}")]
     Guard(#[from] GuardError),
@@ -56,7 +50,7 @@ impl ToolError {
     /// The audit outcome this error stands for.
     pub fn outcome(&self) -> Outcome {
         match self {
-            Self::MissingScopes { .. } | Self::MissingGroups(_) => Outcome::Denied,
+            Self::Denied(_) => Outcome::Denied,
             Self::Guard(_) => Outcome::Refused,
             Self::InvalidArgument { .. } => Outcome::InvalidArguments,
             Self::Credentials(_) | Self::Splunk(_) | Self::SearchTimeout { .. } => Outcome::Failed,

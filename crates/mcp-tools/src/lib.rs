@@ -35,7 +35,7 @@ pub use credentials::{
     ResolvedClient, ResolvedFuture, ServiceCredentials, UsernameClaim,
 };
 pub use error::ToolError;
-pub use registry::{ToolRegistry, ToolSpec};
+pub use registry::{PolicyConfig, RegistryError, Rule, ToolRegistry, ToolSpec};
 pub use server::{
     GetIndexArgs, GetMetadataArgs, KvCollectionsArgs, KvQueryArgs, ListIndexesArgs,
     ListSavedSearchesArgs, MetadataType, NoArgs, RunSavedSearchArgs, SearchArgs, SearchResultsArgs,

@@ -1,9 +1,14 @@
-//! Which scopes and tags each tool has, so the HTTP layer can pre-check `tools/call` and filter
-//! `tools/list` with the same rules the tools apply to themselves.
+//! The authorization policy of the tools, in one place: who may hold which scope (scope
+//! rules), and what each tool needs (scopes and groups, from its defaults, its tags' rules,
+//! its own rule and what every call needs). The HTTP layer pre-checks `tools/call` and filters
+//! `tools/list` with it, the tools check themselves with it, proxy mode grants scopes by its
+//! scope rules, and `config check` and `doctor` print what it decides.
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
 
-use auth_core::{AuthContext, Decision, Policy, ScopeSet};
+use auth_core::{AuthContext, Decision, Denial, Policy, ScopeRules, ScopeSet};
 
 /// Scope of the catalog and metadata tools.
 pub const SCOPE_READ: &str = "splunk:read";
@@ -19,7 +24,7 @@ pub struct ToolSpec {
     pub name: &'static str,
     /// Scopes a caller needs by default (all of them).
     pub scopes: &'static [&'static str],
-    /// Tags for grouping and tag-based policies (`search`, `catalog`, `admin`, ...).
+    /// Tags for grouping and tag rules (`search`, `catalog`, `admin`, ...).
     pub tags: &'static [&'static str],
 }
 
@@ -54,70 +59,284 @@ pub const TOOL_SPECS: &[ToolSpec] = &[
     tool("splunk_list_roles", &[SCOPE_ADMIN], &["admin"]),
 ];
 
-/// The scopes of every tool, defaults overridden by configuration.
-#[derive(Debug, Clone)]
-pub struct ToolRegistry {
-    scopes: BTreeMap<&'static str, ScopeSet>,
-    required_for_all: ScopeSet,
+/// The spec of the tool called `name`.
+pub fn spec(name: &str) -> Option<&'static ToolSpec> {
+    TOOL_SPECS.iter().find(|spec| spec.name == name)
 }
 
-impl Default for ToolRegistry {
-    fn default() -> Self {
-        Self::new(&BTreeMap::new(), ScopeSet::new())
-    }
+/// Every tag of the built-in tools, sorted.
+pub fn known_tags() -> Vec<&'static str> {
+    let mut tags: Vec<&'static str> = TOOL_SPECS.iter().flat_map(|s| s.tags).copied().collect();
+    tags.sort_unstable();
+    tags.dedup();
+    tags
 }
 
-/// A scope override naming a tool that does not exist, or an invalid scope string.
+/// A rule for a tool or a tag, as configured: scopes needed (all of them) and groups (one of
+/// them). For a tool rule, `scopes` replaces the tool's default scopes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Rule {
+    /// Scopes a caller needs, all of them; `None` keeps a tool's defaults.
+    pub scopes: Option<Vec<String>>,
+    /// Groups of which a caller needs one; empty means no group rule.
+    pub groups: Vec<String>,
+}
+
+/// The configuration of the policy, as the binary reads it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicyConfig {
+    /// Who may hold which scope (`MCP_AUTH_SCOPE_GROUPS`).
+    pub scope_rules: ScopeRules,
+    /// Scopes every request needs (`MCP_AUTH_REQUIRED_SCOPES`).
+    pub required_scopes: Vec<String>,
+    /// Groups one of which every request needs (`MCP_AUTH_REQUIRED_GROUPS`).
+    pub required_groups: Vec<String>,
+    /// Rules by tool name (`[auth.tools.<tool>]`).
+    pub tools: BTreeMap<String, Rule>,
+    /// Rules by tag (`[auth.tags.<tag>]`).
+    pub tags: BTreeMap<String, Rule>,
+}
+
+/// A policy configuration that cannot be used; each variant names the setting to fix.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum RegistryError {
-    /// The override names no known tool.
-    #[error("scope override for unknown tool '{0}'")]
+    /// A rule names no known tool.
+    #[error("there is no tool named `{0}`")]
     UnknownTool(String),
-    /// The scope string is not a valid space-separated scope list.
-    #[error("invalid scopes for tool '{tool}': {reason}")]
+    /// A rule names a tag no tool has.
+    #[error("no tool has the tag `{0}`")]
+    UnknownTag(String),
+    /// A scope of a rule is not a valid scope token.
+    #[error("invalid scope in {setting}: {reason}")]
     InvalidScopes {
-        /// The tool.
-        tool: String,
+        /// Where: `tool splunk_search`, `tag admin`, `required scopes`.
+        setting: String,
         /// Why.
         reason: String,
     },
+    /// A scope rule names a scope no tool needs and no client can be granted.
+    #[error(
+        "the scope rule names {scope}, which this server does not offer (it offers: {offered})"
+    )]
+    UnofferedScope {
+        /// The scope.
+        scope: String,
+        /// The scopes offered.
+        offered: String,
+    },
 }
 
-impl ToolRegistry {
-    /// Default scopes with `overrides` (tool name → scope set) applied, plus
-    /// `required_for_all` (`MCP_AUTH_REQUIRED_SCOPES`) added to every tool.
-    pub fn new(overrides: &BTreeMap<&'static str, ScopeSet>, required_for_all: ScopeSet) -> Self {
-        let scopes = TOOL_SPECS
-            .iter()
-            .map(|spec| {
-                let set = overrides.get(spec.name).cloned().unwrap_or_else(|| {
-                    ScopeSet::try_from_iter(spec.scopes.iter().copied()).unwrap_or_default()
-                });
-                (spec.name, set)
-            })
-            .collect();
-        Self {
-            scopes,
-            required_for_all,
+/// Where a tool's requirement came from, for `config check` and `doctor`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Source {
+    /// The tool's built-in default.
+    Default,
+    /// A tag rule (`[auth.tags.<tag>]`).
+    Tag(&'static str),
+    /// The tool's own rule (`[auth.tools.<tool>]`).
+    Tool,
+    /// What every request needs (`MCP_AUTH_REQUIRED_SCOPES`, `MCP_AUTH_REQUIRED_GROUPS`).
+    Required,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Default => f.write_str("default"),
+            Self::Tag(tag) => write!(f, "tag {tag}"),
+            Self::Tool => f.write_str("tool"),
+            Self::Required => f.write_str("required"),
+        }
+    }
+}
+
+/// What one tool needs, with where each part came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Requirement {
+    /// Scopes needed (all), each with its sources.
+    pub scopes: BTreeMap<String, Vec<Source>>,
+    /// Group rules (one group of each rule), each with its source.
+    pub groups: Vec<(Vec<String>, Source)>,
+}
+
+impl Requirement {
+    fn add_scopes<'a>(
+        &mut self,
+        scopes: impl IntoIterator<Item = &'a str>,
+        source: &Source,
+        setting: &dyn Fn() -> String,
+    ) -> Result<(), RegistryError> {
+        for scope in scopes {
+            ScopeSet::parse(scope)
+                .ok()
+                .filter(|set| set.len() == 1)
+                .ok_or_else(|| RegistryError::InvalidScopes {
+                    setting: setting(),
+                    reason: format!("`{scope}` is not one scope token"),
+                })?;
+            let sources = self.scopes.entry(scope.to_owned()).or_default();
+            if !sources.contains(source) {
+                sources.push(source.clone());
+            }
+        }
+        Ok(())
+    }
+
+    fn add_groups(&mut self, groups: &[String], source: Source) {
+        if !groups.is_empty() {
+            self.groups.push((groups.to_vec(), source));
         }
     }
 
-    /// Like [`ToolRegistry::new`] from configuration text: tool name → space-separated scopes.
-    pub fn from_config(
-        overrides: &BTreeMap<String, String>,
-        required_for_all: ScopeSet,
-    ) -> Result<Self, RegistryError> {
-        let mut parsed = BTreeMap::new();
-        for (tool, scopes) in overrides {
-            let spec = spec(tool).ok_or_else(|| RegistryError::UnknownTool(tool.clone()))?;
-            let set = ScopeSet::parse(scopes).map_err(|reason| RegistryError::InvalidScopes {
-                tool: tool.clone(),
-                reason,
-            })?;
-            parsed.insert(spec.name, set);
+    /// The decision procedure: every scope, and one group of each group rule.
+    fn policy(&self) -> Policy {
+        let scopes =
+            ScopeSet::try_from_iter(self.scopes.keys().map(String::as_str)).unwrap_or_default();
+        let mut parts = Vec::new();
+        if !scopes.is_empty() {
+            parts.push(Policy::RequireScopes(scopes));
         }
-        Ok(Self::new(&parsed, required_for_all))
+        parts.extend(
+            self.groups
+                .iter()
+                .map(|(groups, _)| Policy::AnyGroup(groups.clone())),
+        );
+        match parts.len() {
+            0 => Policy::Allow,
+            1 => parts.remove(0),
+            _ => Policy::And(parts),
+        }
+    }
+}
+
+/// The policy: scope rules and every tool's requirement, with each tool's decision procedure
+/// built once.
+#[derive(Debug, Clone)]
+pub struct ToolRegistry {
+    scope_rules: Arc<ScopeRules>,
+    tools: BTreeMap<&'static str, (Requirement, Policy)>,
+    server: Requirement,
+    server_policy: Policy,
+    offered: ScopeSet,
+}
+
+impl Default for ToolRegistry {
+    /// The built-in defaults: no scope rules, each tool its default scopes.
+    fn default() -> Self {
+        Self::new(&PolicyConfig::default())
+            .unwrap_or_else(|e| unreachable!("the built-in tool table is a valid policy: {e}"))
+    }
+}
+
+impl ToolRegistry {
+    /// Builds the policy from `config`, refusing unknown tools and tags, invalid scopes and
+    /// scope rules for scopes no tool needs.
+    pub fn new(config: &PolicyConfig) -> Result<Self, RegistryError> {
+        for name in config.tools.keys() {
+            if spec(name).is_none() {
+                return Err(RegistryError::UnknownTool(name.clone()));
+            }
+        }
+        let tags = known_tags();
+        for tag in config.tags.keys() {
+            if !tags.contains(&tag.as_str()) {
+                return Err(RegistryError::UnknownTag(tag.clone()));
+            }
+        }
+
+        let mut server = Requirement::default();
+        server.add_scopes(
+            config.required_scopes.iter().map(String::as_str),
+            &Source::Required,
+            &|| "required scopes".to_owned(),
+        )?;
+        server.add_groups(&config.required_groups, Source::Required);
+
+        let mut tools = BTreeMap::new();
+        for spec in TOOL_SPECS {
+            let mut need = Requirement::default();
+            let own = config.tools.get(spec.name);
+            match own.and_then(|rule| rule.scopes.as_ref()) {
+                Some(scopes) => {
+                    need.add_scopes(scopes.iter().map(String::as_str), &Source::Tool, &|| {
+                        format!("tool {}", spec.name)
+                    })?
+                }
+                None => need.add_scopes(spec.scopes.iter().copied(), &Source::Default, &|| {
+                    format!("tool {}", spec.name)
+                })?,
+            }
+            for tag in spec.tags {
+                if let Some(rule) = config.tags.get(*tag) {
+                    let scopes = rule.scopes.iter().flatten().map(String::as_str);
+                    need.add_scopes(scopes, &Source::Tag(tag), &|| format!("tag {tag}"))?;
+                    need.add_groups(&rule.groups, Source::Tag(tag));
+                }
+            }
+            if let Some(rule) = own {
+                need.add_groups(&rule.groups, Source::Tool);
+            }
+            for (scope, sources) in &server.scopes {
+                need.scopes
+                    .entry(scope.clone())
+                    .or_default()
+                    .extend(sources.iter().cloned());
+            }
+            need.groups.extend(server.groups.iter().cloned());
+            let policy = need.policy();
+            tools.insert(spec.name, (need, policy));
+        }
+
+        let mut offered = ScopeSet::new();
+        for (need, _) in tools.values() {
+            for scope in need.scopes.keys() {
+                let _ = offered.insert(scope.as_str());
+            }
+        }
+        for scope in [SCOPE_READ, SCOPE_SEARCH, SCOPE_ADMIN] {
+            let _ = offered.insert(scope);
+        }
+        for (scope, _) in config.scope_rules.iter() {
+            if !offered.contains(scope) {
+                return Err(RegistryError::UnofferedScope {
+                    scope: scope.to_owned(),
+                    offered: offered.to_string(),
+                });
+            }
+        }
+        let server_policy = server.policy();
+        Ok(Self {
+            scope_rules: Arc::new(config.scope_rules.clone()),
+            tools,
+            server,
+            server_policy,
+            offered,
+        })
+    }
+
+    /// Who may hold which scope; the verifiers and proxy mode's grant apply these.
+    pub fn scope_rules(&self) -> &Arc<ScopeRules> {
+        &self.scope_rules
+    }
+
+    /// Every scope a tool needs or a client may be granted (advertised in metadata).
+    pub fn offered_scopes(&self) -> &ScopeSet {
+        &self.offered
+    }
+
+    /// What every request needs, if anything (checked for every `/mcp` request).
+    pub fn server_policy(&self) -> Option<&Policy> {
+        match &self.server_policy {
+            Policy::Allow => None,
+            policy => Some(policy),
+        }
+    }
+
+    /// What every request needs, with sources.
+    pub fn server_requirement(&self) -> &Requirement {
+        &self.server
     }
 
     /// Every tool's spec.
@@ -125,28 +344,34 @@ impl ToolRegistry {
         TOOL_SPECS
     }
 
-    /// The scopes a call of `tool` needs (configured ones plus those every call needs), or
-    /// `None` for an unknown tool.
-    pub fn scopes_for(&self, tool: &str) -> Option<ScopeSet> {
-        self.scopes
-            .get(tool)
-            .map(|set| set.union(&self.required_for_all))
+    /// What a call of `tool` needs, `None` for an unknown tool.
+    pub fn requirement(&self, tool: &str) -> Option<&Requirement> {
+        self.tools.get(tool).map(|(need, _)| need)
     }
 
-    /// The policy a call of `tool` must pass; an unknown tool needs what every call needs.
-    pub fn policy_for(&self, tool: &str) -> Policy {
-        Policy::RequireScopes(
-            self.scopes_for(tool)
-                .unwrap_or_else(|| self.required_for_all.clone()),
-        )
-    }
-}
-
-impl ToolRegistry {
-    /// Whether `caller` may call `tool`: what the HTTP layer asks before a `tools/call` (to
-    /// answer 403 with a step-up challenge) and per tool when filtering `tools/list`.
+    /// Whether `caller` may call `tool`. A denial separates the scopes a step-up could bring
+    /// (`missing_scopes`) from those the caller's groups may not hold (`unattainable_scopes`).
+    /// An unknown tool needs what every request needs.
     pub fn evaluate(&self, tool: &str, caller: &AuthContext) -> Decision {
-        self.policy_for(tool).evaluate(caller)
+        let policy = self
+            .tools
+            .get(tool)
+            .map_or(&self.server_policy, |(_, policy)| policy);
+        match policy.evaluate(caller) {
+            Decision::Allow => Decision::Allow,
+            Decision::Deny(denial) => Decision::Deny(self.classify(denial, caller.groups())),
+        }
+    }
+
+    /// Moves the missing scopes that `groups` may not hold to `unattainable_scopes`.
+    fn classify(&self, mut denial: Denial, groups: &[String]) -> Denial {
+        if self.scope_rules.is_empty() {
+            return denial;
+        }
+        let (attainable, unattainable) = self.scope_rules.split(&denial.missing_scopes, groups);
+        denial.missing_scopes = attainable;
+        denial.unattainable_scopes = unattainable;
+        denial
     }
 
     /// The names of the tools `caller` may call, in [`TOOL_SPECS`] order.
@@ -159,11 +384,51 @@ impl ToolRegistry {
             .map(|spec| spec.name)
             .filter(move |name| self.evaluate(name, caller).is_allowed())
     }
-}
 
-/// The spec of the tool called `name`.
-pub fn spec(name: &str) -> Option<&'static ToolSpec> {
-    TOOL_SPECS.iter().find(|spec| spec.name == name)
+    /// Why a denial refuses, in words for the caller, after "calling <tool>" or "this tool":
+    /// the scopes their groups may not hold first (no step-up helps), then the scopes the
+    /// token lacks, then the groups.
+    pub fn refusal_reason(&self, denial: &Denial) -> String {
+        if !denial.unattainable_scopes.is_empty() {
+            let scopes: Vec<&str> = denial.unattainable_scopes.iter().collect();
+            let holders: Vec<String> = scopes
+                .iter()
+                .map(|scope| {
+                    self.scope_rules
+                        .groups_for(scope)
+                        .map(|groups| groups.join(" or "))
+                        .unwrap_or_default()
+                })
+                .collect();
+            return if scopes.len() == 1 {
+                format!(
+                    "needs the scope {}, which only members of {} may hold",
+                    scopes[0], holders[0]
+                )
+            } else {
+                let each: Vec<String> = scopes
+                    .iter()
+                    .zip(&holders)
+                    .map(|(scope, groups)| format!("{scope} only by members of {groups}"))
+                    .collect();
+                format!(
+                    "needs the scopes {}, which may be held {}",
+                    scopes.join(", "),
+                    each.join(", ")
+                )
+            };
+        }
+        if !denial.missing_scopes.is_empty() {
+            return format!(
+                "needs the scope(s) {}, which the token lacks",
+                denial.missing_scopes
+            );
+        }
+        format!(
+            "needs membership of one of: {}",
+            denial.missing_groups.join(", ")
+        )
+    }
 }
 
 #[cfg(test)]
@@ -172,10 +437,23 @@ mod tests {
 
     use super::*;
 
-    fn caller(scopes: &str) -> AuthContext {
+    fn caller(scopes: &str, groups: &[&str]) -> AuthContext {
         let mut claims = Claims::for_subject("someone");
         claims.scopes = ScopeSet::parse(scopes).unwrap();
+        claims.groups = groups.iter().map(|g| (*g).to_owned()).collect();
         AuthContext::new(claims, BearerToken::new("t")).unwrap()
+    }
+
+    fn scopes_of(registry: &ToolRegistry, tool: &str) -> String {
+        let need = registry.requirement(tool).unwrap();
+        need.scopes.keys().cloned().collect::<Vec<_>>().join(" ")
+    }
+
+    fn rule(scopes: Option<&[&str]>, groups: &[&str]) -> Rule {
+        Rule {
+            scopes: scopes.map(|s| s.iter().map(|x| (*x).to_owned()).collect()),
+            groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+        }
     }
 
     #[test]
@@ -190,13 +468,10 @@ mod tests {
             ("splunk_whoami", ""),
         ];
         for (tool, scopes) in cases {
-            assert_eq!(
-                registry.scopes_for(tool).unwrap().to_string(),
-                scopes,
-                "{tool}"
-            );
+            assert_eq!(scopes_of(&registry, tool), scopes, "{tool}");
         }
-        assert!(registry.scopes_for("nope").is_none());
+        assert!(registry.requirement("nope").is_none());
+        assert!(registry.server_policy().is_none());
         let names: Vec<_> = TOOL_SPECS.iter().map(|s| s.name).collect();
         let mut unique = names.clone();
         unique.sort_unstable();
@@ -205,42 +480,140 @@ mod tests {
     }
 
     #[test]
-    fn overrides_and_required_scopes() {
-        let overrides = BTreeMap::from([(
-            "splunk_search".to_owned(),
-            "splunk:search splunk:power".to_owned(),
-        )]);
-        let registry =
-            ToolRegistry::from_config(&overrides, ScopeSet::parse("mcp:use").unwrap()).unwrap();
+    fn tool_tag_and_required_rules_combine() {
+        let config = PolicyConfig {
+            required_scopes: vec!["mcp:use".to_owned()],
+            tools: BTreeMap::from([(
+                "splunk_search".to_owned(),
+                rule(
+                    Some(&["splunk:search", "splunk:power"]),
+                    &["analysts", "admins"],
+                ),
+            )]),
+            tags: BTreeMap::from([
+                ("admin".to_owned(), rule(None, &["admins"])),
+                ("catalog".to_owned(), rule(Some(&["splunk:catalog"]), &[])),
+            ]),
+            ..PolicyConfig::default()
+        };
+        let registry = ToolRegistry::new(&config).unwrap();
         assert_eq!(
-            registry.scopes_for("splunk_search").unwrap().to_string(),
+            scopes_of(&registry, "splunk_search"),
             "mcp:use splunk:power splunk:search"
         );
+        assert_eq!(scopes_of(&registry, "splunk_whoami"), "mcp:use");
         assert_eq!(
-            registry.scopes_for("splunk_whoami").unwrap().to_string(),
-            "mcp:use"
+            scopes_of(&registry, "splunk_list_indexes"),
+            "mcp:use splunk:catalog splunk:read"
         );
-        let unknown = BTreeMap::from([("splunk_nope".to_owned(), "x".to_owned())]);
+        let users = registry.requirement("splunk_list_users").unwrap();
         assert_eq!(
-            ToolRegistry::from_config(&unknown, ScopeSet::new()).unwrap_err(),
-            RegistryError::UnknownTool("splunk_nope".to_owned())
+            users.groups,
+            vec![(vec!["admins".to_owned()], Source::Tag("admin"))]
+        );
+        assert_eq!(
+            users.scopes["splunk:admin"],
+            vec![Source::Default],
+            "a tag rule without scopes keeps the defaults"
+        );
+
+        let analyst = caller("mcp:use splunk:search splunk:power", &["analysts"]);
+        assert!(registry.evaluate("splunk_search", &analyst).is_allowed());
+        let Decision::Deny(denial) = registry.evaluate("splunk_list_users", &analyst) else {
+            panic!("an analyst passed the admin tag's group rule")
+        };
+        assert_eq!(denial.missing_groups, vec!["admins"]);
+        assert_eq!(
+            registry.refusal_reason(&denial),
+            "needs the scope(s) splunk:admin, which the token lacks"
+        );
+        let outsider = caller("mcp:use splunk:search splunk:power", &[]);
+        let Decision::Deny(denial) = registry.evaluate("splunk_search", &outsider) else {
+            panic!("the tool's group rule was ignored")
+        };
+        assert_eq!(
+            registry.refusal_reason(&denial),
+            "needs membership of one of: analysts, admins"
+        );
+        assert!(
+            ScopeSet::parse("mcp:use splunk:catalog splunk:power")
+                .unwrap()
+                .iter()
+                .all(|s| registry.offered_scopes().contains(s))
         );
     }
 
     #[test]
-    fn allowed_tools_follow_the_scopes() {
+    fn unattainable_scopes_are_told_apart() {
+        let config = PolicyConfig {
+            scope_rules: ScopeRules::parse("splunk:admin=admins").unwrap(),
+            ..PolicyConfig::default()
+        };
+        let registry = ToolRegistry::new(&config).unwrap();
+        // An analyst: no step-up can bring splunk:admin.
+        let analyst = caller("splunk:read", &["analysts"]);
+        let Decision::Deny(denial) = registry.evaluate("splunk_list_users", &analyst) else {
+            panic!("allowed without splunk:admin")
+        };
+        assert!(denial.missing_scopes.is_empty());
+        assert_eq!(denial.unattainable_scopes.to_string(), "splunk:admin");
+        assert_eq!(
+            registry.refusal_reason(&denial),
+            "needs the scope splunk:admin, which only members of admins may hold"
+        );
+        // An admin without the scope in the token: a step-up can.
+        let admin = caller("splunk:read", &["admins"]);
+        let Decision::Deny(denial) = registry.evaluate("splunk_list_users", &admin) else {
+            panic!("allowed without splunk:admin")
+        };
+        assert_eq!(denial.missing_scopes.to_string(), "splunk:admin");
+        assert!(denial.unattainable_scopes.is_empty());
+    }
+
+    #[test]
+    fn bad_configuration_is_refused() {
+        let unknown_tool = PolicyConfig {
+            tools: BTreeMap::from([("splunk_serch".to_owned(), rule(None, &["x"]))]),
+            ..PolicyConfig::default()
+        };
+        assert_eq!(
+            ToolRegistry::new(&unknown_tool).unwrap_err(),
+            RegistryError::UnknownTool("splunk_serch".to_owned())
+        );
+        let unknown_tag = PolicyConfig {
+            tags: BTreeMap::from([("nope".to_owned(), rule(None, &["x"]))]),
+            ..PolicyConfig::default()
+        };
+        assert_eq!(
+            ToolRegistry::new(&unknown_tag).unwrap_err(),
+            RegistryError::UnknownTag("nope".to_owned())
+        );
+        let unoffered = PolicyConfig {
+            scope_rules: ScopeRules::parse("splunk:admn=admins").unwrap(),
+            ..PolicyConfig::default()
+        };
+        assert!(matches!(
+            ToolRegistry::new(&unoffered).unwrap_err(),
+            RegistryError::UnofferedScope { scope, .. } if scope == "splunk:admn"
+        ));
+        let bad_scope = PolicyConfig {
+            tools: BTreeMap::from([("splunk_search".to_owned(), rule(Some(&["a b"]), &[]))]),
+            ..PolicyConfig::default()
+        };
+        assert!(matches!(
+            ToolRegistry::new(&bad_scope).unwrap_err(),
+            RegistryError::InvalidScopes { .. }
+        ));
+    }
+
+    #[test]
+    fn allowed_tools_follow_the_policy() {
         let registry = ToolRegistry::default();
-        let reader = caller("splunk:read");
+        let reader = caller("splunk:read", &[]);
         let allowed: Vec<_> = registry.allowed_tools(&reader).collect();
         assert!(allowed.contains(&"splunk_list_indexes"));
         assert!(allowed.contains(&"splunk_whoami"));
         assert!(!allowed.contains(&"splunk_search"));
         assert!(!allowed.contains(&"splunk_list_users"));
-        match registry.evaluate("splunk_search", &reader) {
-            Decision::Deny(denial) => {
-                assert_eq!(denial.missing_scopes.to_string(), "splunk:search")
-            }
-            Decision::Allow => panic!("search allowed without splunk:search"),
-        }
     }
 }

@@ -305,6 +305,13 @@ pub struct UpstreamTokenSet {
     pub expires_at: Option<u64>,
     /// Scopes the IdP granted, if it said.
     pub scope: Option<String>,
+    /// The user's subject as these tokens' ID token or userinfo said, when known.
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// The user's groups as these tokens' ID token or userinfo said, when known: what scope
+    /// rules are evaluated against at the next refresh.
+    #[serde(default)]
+    pub groups: Option<Vec<String>>,
 }
 
 /// Where a signing key is in its life.
@@ -354,6 +361,8 @@ mod tests {
             id_token: None,
             expires_at: None,
             scope: None,
+            subject: None,
+            groups: None,
         };
         let debug = format!("{set:?}");
         assert!(

@@ -257,6 +257,8 @@ pub struct UpstreamIdentity {
     pub email: Option<String>,
     /// Groups from the configured claim path (none if absent).
     pub groups: Vec<String>,
+    /// Whether the ID token or userinfo had the groups claim at all.
+    pub groups_claim_present: bool,
 }
 
 /// The result of a code exchange: the tokens to store and who signed in.
@@ -584,11 +586,16 @@ impl UpstreamClient {
             Some(claims) => identity_from(claims)?,
             None => self.userinfo(tokens.access_token.expose()).await?,
         };
+        let mut tokens = tokens;
+        tokens.subject = Some(identity.subject.clone());
+        tokens.groups = Some(identity.groups.clone());
         Ok(UpstreamLogin { tokens, identity })
     }
 
-    /// Refreshes the IdP tokens. Keeps `refresh_token` when the IdP issues no new one; a new ID
-    /// token, if any, is validated (without nonce: OIDC Core §12.2).
+    /// Refreshes the IdP tokens. Keeps `refresh_token` when the IdP issues no new one. Learns
+    /// who the user is now (their groups may have changed) from the new ID token, validated
+    /// without nonce (OIDC Core §12.2), or else from userinfo when the IdP has it; otherwise
+    /// the set's `subject` and `groups` stay unknown.
     pub async fn refresh(&self, refresh_token: &str) -> Result<UpstreamTokenSet, UpstreamError> {
         let mut tokens = self
             .token_request(&[
@@ -596,8 +603,18 @@ impl UpstreamClient {
                 ("refresh_token", refresh_token),
             ])
             .await?;
-        if let (Some(id_token), Some(_)) = (&tokens.id_token, &self.id_tokens) {
-            self.validate_id_token(id_token.expose(), None).await?;
+        let identity = match (&tokens.id_token, &self.id_tokens) {
+            (Some(id_token), Some(_)) => Some(identity_from(
+                self.validate_id_token(id_token.expose(), None).await?,
+            )?),
+            _ if self.endpoints.userinfo.is_some() => {
+                Some(self.userinfo(tokens.access_token.expose()).await?)
+            }
+            _ => None,
+        };
+        if let Some(identity) = identity {
+            tokens.subject = Some(identity.subject);
+            tokens.groups = Some(identity.groups);
         }
         if tokens.refresh_token.is_none() {
             tokens.refresh_token = Some(Secret::new(refresh_token));
@@ -620,6 +637,16 @@ impl UpstreamClient {
             return Ok(true);
         }
         Err(error_response(endpoint, status, &body))
+    }
+
+    /// The claim (dotted path) the user's groups are read from.
+    pub fn groups_claim(&self) -> &str {
+        &self.config.groups_claim
+    }
+
+    /// Revokes the tokens of a sign-in that will not be used (best effort, failures logged).
+    pub async fn revoke_login(&self, tokens: &UpstreamTokenSet) {
+        self.revoke_quietly(tokens).await;
     }
 
     /// Best-effort revocation of tokens nobody will use; failures are only logged.
@@ -916,6 +943,9 @@ fn parse_token_response(endpoint: &Url, body: &[u8]) -> Result<UpstreamTokenSet,
         // Records keep Unix milliseconds.
         expires_at: expires_in.map(|s| now_millis().saturating_add(s.saturating_mul(1000))),
         scope: parsed.scope,
+        // Filled in once the ID token or userinfo is read.
+        subject: None,
+        groups: None,
     })
 }
 
@@ -933,6 +963,7 @@ fn identity_from(claims: auth_core::Claims) -> Result<UpstreamIdentity, Upstream
         preferred_username: claims.preferred_username,
         email,
         groups: claims.groups,
+        groups_claim_present: claims.groups_claim_present,
     })
 }
 

@@ -329,6 +329,35 @@ impl Idp {
         body
     }
 
+    /// Replaces `user`'s groups at the running IdP (its test-only
+    /// `PUT /test/users/{user}/groups`). Every ID token, access token and userinfo answer issued
+    /// afterwards, by a refresh too, carries `groups`; tokens issued before keep the old ones.
+    /// The change lasts until this IdP stops, and no other IdP sees it.
+    ///
+    /// # Panics
+    /// When the IdP cannot be reached or refuses (an unknown user); the message has its answer.
+    pub async fn set_groups(&self, http: &reqwest::Client, user: &str, groups: &[&str]) {
+        let mut url = Url::parse(&self.issuer).expect("the issuer is a URL");
+        url.path_segments_mut()
+            .expect("the issuer is an http URL")
+            .pop_if_empty()
+            .extend(["test", "users", user, "groups"]);
+        let response = http
+            .put(url)
+            .json(groups)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("setting {user}'s groups at the IdP: {e}"));
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "setting {user}'s groups to {groups:?} at the IdP: {body} (IdP log: {})",
+            self.log.display()
+        );
+    }
+
     /// RFC 7009 revocation as `client`.
     pub async fn revoke(&self, http: &reqwest::Client, client: OAuthClient, token: &str) {
         let (status, body) = self

@@ -7,10 +7,10 @@ use anyhow::Context;
 use auth_core::{
     AuthContext, AuthError, CachingVerifier, ChallengeConfig, ClaimsConfig, DiscoveryDocument,
     HttpClient, HttpClientConfig, IntrospectionConfig, IntrospectionVerifier, JwksCache,
-    JwksCacheConfig, JwtVerifier, Policy, ProtectedResourceMetadata, ScopeSet, StaticVerifier,
+    JwksCacheConfig, JwtVerifier, ProtectedResourceMetadata, ScopeRulesVerifier, StaticVerifier,
     TokenVerifier, VerifyFuture,
 };
-use mcp_tools::registry::{SCOPE_ADMIN, SCOPE_READ, SCOPE_SEARCH};
+use mcp_tools::ToolRegistry;
 
 use crate::config::{AuthMode, CredentialsMode, Settings};
 
@@ -39,16 +39,28 @@ pub(crate) fn idp_http_client() -> anyhow::Result<HttpClient> {
     HttpClient::new(HttpClientConfig::default()).context("cannot build the HTTP client for the IdP")
 }
 
-/// Builds the verifier for `settings.auth.mode`; `None` for mode `none`.
-pub(crate) async fn build(settings: &Settings) -> anyhow::Result<Option<Inbound>> {
+/// Builds the verifier for `settings.auth.mode`; `None` for mode `none`. Every verifier
+/// narrows its callers to the scopes `policy`'s scope rules allow their groups.
+pub(crate) async fn build(
+    settings: &Settings,
+    policy: &ToolRegistry,
+) -> anyhow::Result<Option<Inbound>> {
     let auth = &settings.auth;
     let claims = ClaimsConfig::with_groups_claim(auth.groups_claim.clone());
+    let rules = |verifier: Arc<dyn TokenVerifier>, groups_claim: &str| -> Arc<dyn TokenVerifier> {
+        Arc::new(ScopeRulesVerifier::new(
+            verifier,
+            Arc::clone(policy.scope_rules()),
+            groups_claim,
+        ))
+    };
     let inbound = match auth.mode {
         AuthMode::None => return Ok(None),
         AuthMode::Proxy => {
-            let proxy = super::proxy::build(settings).await?;
-            // No verified-token cache: a revoked grant must stop working at once.
-            let verifier: Arc<dyn TokenVerifier> = Arc::new(proxy.server.verifier());
+            let proxy = super::proxy::build(settings, policy).await?;
+            // No verified-token cache: a revoked grant must stop working at once. Our tokens
+            // carry the IdP's groups in `groups`, whatever the IdP's claim was called.
+            let verifier = rules(Arc::new(proxy.server.verifier()), "groups");
             // Our tokens name only this server; the token Splunk gets is the IdP's, so the
             // passthrough audience rule (see `passthrough_guard`) does not apply to ours.
             return Ok(Some(Inbound {
@@ -94,7 +106,7 @@ pub(crate) async fn build(settings: &Settings) -> anyhow::Result<Option<Inbound>
                 .build()
                 .context("cannot build the JWT verifier")?;
             Inbound {
-                verifier: cached(Arc::new(verifier)),
+                verifier: cached(rules(Arc::new(verifier), &auth.groups_claim)),
                 issuer,
                 jwks: Some(cache),
                 idp_probe_url: Some(probe),
@@ -132,10 +144,9 @@ pub(crate) async fn build(settings: &Settings) -> anyhow::Result<Option<Inbound>
                 config.issuers = vec![issuer.clone()];
             }
             let verifier = IntrospectionVerifier::new(http, config)
-                .context("cannot build the introspection verifier")?
-                .cached(VERIFIED_CACHE_CAPACITY, VERIFIED_CACHE_TTL);
+                .context("cannot build the introspection verifier")?;
             Inbound {
-                verifier: Arc::new(verifier),
+                verifier: cached(rules(Arc::new(verifier), &auth.groups_claim)),
                 issuer: issuer.unwrap_or_else(|| origin_of(&endpoint)),
                 jwks: None,
                 idp_probe_url: Some(auth.oidc_config_url.clone().unwrap_or(endpoint)),
@@ -149,7 +160,7 @@ pub(crate) async fn build(settings: &Settings) -> anyhow::Result<Option<Inbound>
                 .context("MCP_STATIC_TOKENS_FILE is not set")?;
             let verifier = static_verifier(path, claims)?;
             Inbound {
-                verifier: Arc::new(verifier),
+                verifier: rules(Arc::new(verifier), &auth.groups_claim),
                 issuer: settings.server.base_url.clone(),
                 jwks: None,
                 idp_probe_url: None,
@@ -252,63 +263,24 @@ fn static_verifier(path: &std::path::Path, claims: ClaimsConfig) -> anyhow::Resu
         .with_context(|| format!("MCP_STATIC_TOKENS_FILE: {}", path.display()))
 }
 
-/// The scopes this server knows, as advertised in metadata and challenges (and offered by
-/// proxy mode's authorization server): the tools' defaults, the scopes configured per tool,
-/// and the scopes every call needs.
-pub(crate) fn supported_scopes(settings: &Settings) -> ScopeSet {
-    let mut scopes =
-        ScopeSet::try_from_iter([SCOPE_READ, SCOPE_SEARCH, SCOPE_ADMIN]).unwrap_or_default();
-    let configured = settings
-        .auth
-        .tool_scopes
-        .values()
-        .flat_map(|scopes| scopes.split_whitespace());
-    for scope in configured.chain(settings.auth.required_scopes.iter().map(String::as_str)) {
-        let _ = scopes.insert(scope.to_owned());
-    }
-    scopes
-}
-
 /// RFC 9728 metadata for `<base>/mcp`, naming `issuer` as the authorization server.
-pub(crate) fn metadata(settings: &Settings, issuer: &str) -> ProtectedResourceMetadata {
+pub(crate) fn metadata(
+    settings: &Settings,
+    policy: &ToolRegistry,
+    issuer: &str,
+) -> ProtectedResourceMetadata {
     ProtectedResourceMetadata::new(format!("{}/mcp", settings.server.base_url), [issuer])
-        .with_scopes(supported_scopes(settings).iter().map(str::to_owned))
+        .with_scopes(policy.offered_scopes().iter().map(str::to_owned))
         .with_name("splunk-mcp")
 }
 
 /// Challenge settings: where the metadata is, which scopes to ask for.
-pub(crate) fn challenge(settings: &Settings) -> ChallengeConfig {
+pub(crate) fn challenge(settings: &Settings, policy: &ToolRegistry) -> ChallengeConfig {
     ChallengeConfig::new(
         format!(
             "{}/.well-known/oauth-protected-resource/mcp",
             settings.server.base_url
         ),
-        supported_scopes(settings),
+        policy.offered_scopes().clone(),
     )
-}
-
-/// The policy every request must pass: `MCP_AUTH_REQUIRED_SCOPES` and
-/// `MCP_AUTH_REQUIRED_GROUPS` (any one of the groups).
-pub(crate) fn required_policy(settings: &Settings) -> anyhow::Result<Option<Policy>> {
-    let auth = &settings.auth;
-    let mut parts = Vec::new();
-    if !auth.required_scopes.is_empty() {
-        let scopes = ScopeSet::try_from_iter(auth.required_scopes.iter().map(String::as_str))
-            .map_err(|e| anyhow::anyhow!("MCP_AUTH_REQUIRED_SCOPES: {e}"))?;
-        parts.push(Policy::RequireScopes(scopes));
-    }
-    if !auth.required_groups.is_empty() {
-        parts.push(Policy::Or(
-            auth.required_groups
-                .iter()
-                .cloned()
-                .map(Policy::RequireGroup)
-                .collect(),
-        ));
-    }
-    Ok(match parts.len() {
-        0 => None,
-        1 => parts.pop(),
-        _ => Some(Policy::And(parts)),
-    })
 }

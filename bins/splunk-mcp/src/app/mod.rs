@@ -32,14 +32,19 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     }
 }
 
-/// The tools with the configured limits, scopes and Splunk credentials.
-fn tools(settings: &Settings, metrics: &Metrics) -> anyhow::Result<SplunkTools> {
-    let required = auth_core::ScopeSet::try_from_iter(
-        settings.auth.required_scopes.iter().map(String::as_str),
-    )
-    .map_err(|e| anyhow::anyhow!("MCP_AUTH_REQUIRED_SCOPES: {e}"))?;
-    let registry = ToolRegistry::from_config(&settings.auth.tool_scopes, required)
-        .context("auth.tool_scopes")?;
+/// The authorization policy of `settings` (checked when they were loaded).
+pub(crate) fn policy(settings: &Settings) -> anyhow::Result<ToolRegistry> {
+    settings
+        .policy()
+        .context("the authorization policy (auth.scope_groups, auth.tools, auth.tags)")
+}
+
+/// The tools with the configured limits, policy and Splunk credentials.
+fn tools(
+    settings: &Settings,
+    metrics: &Metrics,
+    registry: ToolRegistry,
+) -> anyhow::Result<SplunkTools> {
     let client_config =
         outbound::client_config(&settings.splunk)?.with_observer(Arc::new(metrics.clone()));
     let credentials = outbound::credential_source(&client_config, &settings.splunk)?;
@@ -51,7 +56,7 @@ fn tools(settings: &Settings, metrics: &Metrics) -> anyhow::Result<SplunkTools> 
 }
 
 async fn serve_stdio(settings: Settings) -> anyhow::Result<()> {
-    let tools = tools(&settings, &Metrics::new())?;
+    let tools = tools(&settings, &Metrics::new(), policy(&settings)?)?;
     tracing::info!(
         credentials = ?settings.splunk.credentials,
         splunk = %settings.splunk.base_url(),
@@ -73,11 +78,12 @@ async fn serve_http(mut settings: Settings) -> anyhow::Result<()> {
     adopt_bound_port(&mut settings, local);
 
     let metrics = Metrics::new();
-    let tools = tools(&settings, &metrics)?;
+    let policy = policy(&settings)?;
+    let tools = tools(&settings, &metrics, policy.clone())?;
     let mut readiness: Vec<Arc<dyn ReadyCheck>> =
         vec![Arc::new(readiness::Splunk::new(&settings.splunk)?)];
     let mut authorization_server = None;
-    let auth = match inbound::build(&settings).await? {
+    let auth = match inbound::build(&settings, &policy).await? {
         None => None,
         Some(inbound) => {
             if let Some(server) = &inbound.authorization_server {
@@ -92,9 +98,9 @@ async fn serve_http(mut settings: Settings) -> anyhow::Result<()> {
             }
             Some(HttpAuth {
                 verifier: inbound.verifier,
-                metadata: inbound::metadata(&settings, &inbound.issuer),
-                challenge: inbound::challenge(&settings),
-                required: inbound::required_policy(&settings)?,
+                metadata: inbound::metadata(&settings, &policy, &inbound.issuer),
+                challenge: inbound::challenge(&settings, &policy),
+                required: policy.server_policy().cloned(),
                 caller_check: caller_check(&settings)?,
             })
         }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use base64::Engine as _;
+use mcp_tools::ToolRegistry;
 use oidc_proxy::{
     AuthorizationServer, CALLBACK_PATH, CimdConfig, Cipher, ClientAuthMethod, EncryptionKey,
     ExplicitEndpoints, ProxyConfig, RedbStore, RedirectPattern, RedirectPolicy, RedisStore, Store,
@@ -40,7 +41,7 @@ pub(crate) struct Proxy {
 }
 
 /// Builds the authorization server, and for the embedded store starts the purger.
-pub(crate) async fn build(settings: &Settings) -> anyhow::Result<Proxy> {
+pub(crate) async fn build(settings: &Settings, policy: &ToolRegistry) -> anyhow::Result<Proxy> {
     let auth = &settings.auth;
     let key = encryption_key_bytes(auth)?;
     let store = open_store(&auth.proxy.store, cipher(&key)?).await?;
@@ -55,7 +56,7 @@ pub(crate) async fn build(settings: &Settings) -> anyhow::Result<Proxy> {
         store.clone(),
         Arc::new(tokens),
         Arc::new(upstream),
-        proxy_config(settings),
+        proxy_config(settings, policy),
         &cookie_key(&key),
     )
     .context("cannot set up the authorization server")?;
@@ -237,13 +238,11 @@ pub(crate) fn callback_url(settings: &Settings) -> String {
     format!("{}{CALLBACK_PATH}", settings.server.base_url)
 }
 
-/// The authorization server's settings: the tools' scopes, lifetimes, client rules.
-fn proxy_config(settings: &Settings) -> ProxyConfig {
+/// The authorization server's settings: the policy's scopes and scope rules, lifetimes,
+/// client rules.
+fn proxy_config(settings: &Settings, policy: &ToolRegistry) -> ProxyConfig {
     let proxy = &settings.auth.proxy;
-    let scopes: Vec<String> = super::inbound::supported_scopes(settings)
-        .iter()
-        .map(str::to_owned)
-        .collect();
+    let scopes: Vec<String> = policy.offered_scopes().iter().map(str::to_owned).collect();
     // A client that asks for no scope gets everything but administration: least privilege;
     // the admin tools answer 403 naming `splunk:admin`, and the client asks for it then.
     let default_scopes = scopes
@@ -253,6 +252,7 @@ fn proxy_config(settings: &Settings) -> ProxyConfig {
         .collect();
     let mut config = ProxyConfig::new(&settings.server.base_url, scopes);
     config.default_scopes = default_scopes;
+    config.scope_rules = Arc::clone(policy.scope_rules());
     config.access_token_ttl = proxy.access_token_ttl;
     config.refresh_token_ttl = proxy.refresh_token_ttl;
     config.consent_remember = proxy.consent_remember;

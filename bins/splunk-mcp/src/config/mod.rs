@@ -142,8 +142,12 @@ pub struct AuthSettings {
     pub groups_claim: String,
     /// `MCP_STATIC_TOKENS_FILE`: TOML of token → claims (static mode).
     pub static_tokens_file: Option<PathBuf>,
-    /// `[auth.tool_scopes]` in TOML: tool name → space-separated scopes, replacing defaults.
-    pub tool_scopes: BTreeMap<String, String>,
+    /// `MCP_AUTH_SCOPE_GROUPS` / `[auth.scope_groups]`: who may hold which scope.
+    pub scope_groups: auth_core::ScopeRules,
+    /// `[auth.tools.<tool>]` (and the older `[auth.tool_scopes]`): per-tool scopes and groups.
+    pub tools: BTreeMap<String, mcp_tools::Rule>,
+    /// `[auth.tags.<tag>]`: scopes and groups for every tool with the tag.
+    pub tags: BTreeMap<String, mcp_tools::Rule>,
     /// `MCP_PASSTHROUGH_AUDIENCE_ACK`: forward tokens to Splunk although their configured
     /// audience does not name Splunk (the operator vouches that Splunk accepts them).
     pub passthrough_audience_ack: bool,
@@ -353,7 +357,34 @@ pub fn load_from(
     Ok(settings)
 }
 
-/// The effective configuration as TOML, with every secret replaced by `"<redacted>"`.
+/// The effective configuration as TOML, with every secret replaced by `"<redacted>"`, then
+/// the authorization policy it gives (what each tool needs, who may hold each scope) as TOML
+/// comments, so the output still loads with `--config`.
 pub fn render_redacted(settings: &Settings) -> String {
-    render::render(settings)
+    let mut text = render::render(settings);
+    if let Ok(policy) = settings.policy() {
+        text.push('\n');
+        text.push_str(&render::policy_table(&policy));
+    }
+    text
+}
+
+impl Settings {
+    /// The authorization policy these settings describe; [`load`] has checked that it builds.
+    pub fn policy(&self) -> Result<mcp_tools::ToolRegistry, mcp_tools::RegistryError> {
+        mcp_tools::ToolRegistry::new(&self.auth.policy_config())
+    }
+}
+
+impl AuthSettings {
+    /// The policy's part of these settings.
+    pub fn policy_config(&self) -> mcp_tools::PolicyConfig {
+        mcp_tools::PolicyConfig {
+            scope_rules: self.scope_groups.clone(),
+            required_scopes: self.required_scopes.clone(),
+            required_groups: self.required_groups.clone(),
+            tools: self.tools.clone(),
+            tags: self.tags.clone(),
+        }
+    }
 }

@@ -192,10 +192,21 @@ pub(super) fn render(settings: &Settings) -> String {
             IdpClientAuth::ClientSecretPost => "client_secret_post",
         },
     );
-    if !auth.tool_scopes.is_empty() {
-        out.table("auth.tool_scopes");
-        for (tool, scopes) in &auth.tool_scopes {
-            out.str(tool, scopes);
+    if !auth.scope_groups.is_empty() {
+        out.table("auth.scope_groups");
+        for (scope, groups) in auth.scope_groups.iter() {
+            out.list(scope, groups);
+        }
+    }
+    for (kind, rules) in [("auth.tools", &auth.tools), ("auth.tags", &auth.tags)] {
+        for (name, rule) in rules {
+            out.table(&format!("{kind}.{}", key_text(name)));
+            if let Some(scopes) = &rule.scopes {
+                out.list("scopes", scopes);
+            }
+            if !rule.groups.is_empty() {
+                out.list("groups", &rule.groups);
+            }
         }
     }
     let proxy = &auth.proxy;
@@ -262,4 +273,60 @@ pub(super) fn render(settings: &Settings) -> String {
         }
     }
     out.0
+}
+
+/// The policy the settings give, as TOML comments: who may hold each scope, then what each
+/// tool needs and where each part came from (`default`, `tag <tag>`, `tool`, `required`).
+pub(super) fn policy_table(policy: &mcp_tools::ToolRegistry) -> String {
+    let mut out = String::new();
+    let rules = policy.scope_rules();
+    out.push_str("# Authorization policy (derived from the settings above)\n");
+    out.push_str("# Who may hold each scope (MCP_AUTH_SCOPE_GROUPS):\n");
+    for scope in policy.offered_scopes().iter() {
+        let holders = rules.groups_for(scope).map_or_else(
+            || "anyone".to_owned(),
+            |groups| format!("members of {}", groups.join(" or ")),
+        );
+        let _ = writeln!(out, "#   {scope:<32} {holders}");
+    }
+    out.push_str("# What each tool needs (every scope; one group of each list):\n");
+    for spec in policy.specs() {
+        let Some(need) = policy.requirement(spec.name) else {
+            continue;
+        };
+        let scopes: Vec<String> = need
+            .scopes
+            .iter()
+            .map(|(scope, sources)| format!("{scope} ({})", join(sources)))
+            .collect();
+        let groups: Vec<String> = need
+            .groups
+            .iter()
+            .map(|(groups, source)| format!("{} ({source})", groups.join(" or ")))
+            .collect();
+        let _ = writeln!(
+            out,
+            "#   {:<32} scopes: {}; groups: {}",
+            spec.name,
+            if scopes.is_empty() {
+                "none".to_owned()
+            } else {
+                scopes.join(", ")
+            },
+            if groups.is_empty() {
+                "none".to_owned()
+            } else {
+                groups.join(", ")
+            },
+        );
+    }
+    out
+}
+
+fn join(sources: &[mcp_tools::registry::Source]) -> String {
+    sources
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -6,11 +6,12 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use mcp_tools::ToolsConfig;
+use auth_core::ScopeRules;
+use mcp_tools::{Rule, ToolsConfig};
 use oidc_proxy::upstream::{RESERVED_AUTHORIZE_PARAMS, RESERVED_TOKEN_PARAMS};
 use secrecy::SecretString;
 
-use super::source::{Found, Origin, Sources};
+use super::source::{Found, Origin, Raw, Sources};
 use super::{
     AuthMode, AuthSettings, ConfigError, CredentialsMode, IdpClientAuth, LogFormat, MirrorSettings,
     ProxySettings, ProxyStore, ServerSettings, Settings, SplunkSettings, Transport,
@@ -455,9 +456,24 @@ fn resolve_auth(r: &mut Resolver<'_>, base_url: &str) -> Result<AuthSettings, Co
     let static_tokens_file = r
         .text("auth.static_tokens_file", "MCP_STATIC_TOKENS_FILE")?
         .map(PathBuf::from);
-    let tool_scopes = match r.find("auth.tool_scopes", &[], None) {
+    let scope_groups = match r.find("auth.scope_groups", &["MCP_AUTH_SCOPE_GROUPS"], None) {
+        None => ScopeRules::new(),
+        Some(found) => scope_groups(&found)?,
+    };
+    let known_tools: Vec<&str> = mcp_tools::registry::TOOL_SPECS
+        .iter()
+        .map(|spec| spec.name)
+        .collect();
+    let mut tools = match r.find("auth.tools", &[], None) {
         None => BTreeMap::new(),
-        Some(found) => tool_scopes(&found)?,
+        Some(found) => rules(&found, "tool", &known_tools)?,
+    };
+    if let Some(found) = r.find("auth.tool_scopes", &[], None) {
+        merge_tool_scopes(&found, &known_tools, &mut tools)?;
+    }
+    let tags = match r.find("auth.tags", &[], None) {
+        None => BTreeMap::new(),
+        Some(found) => rules(&found, "tag", &mcp_tools::registry::known_tags())?,
     };
     let passthrough_audience_ack = r.boolean(
         "auth.passthrough_audience_ack",
@@ -511,7 +527,9 @@ fn resolve_auth(r: &mut Resolver<'_>, base_url: &str) -> Result<AuthSettings, Co
         required_groups,
         groups_claim,
         static_tokens_file,
-        tool_scopes,
+        scope_groups,
+        tools,
+        tags,
         passthrough_audience_ack,
         splunk_audience,
         revocation_url,
@@ -634,24 +652,120 @@ fn proxy_store(found: &Found) -> Result<ProxyStore, ConfigError> {
     }
 }
 
-/// `[auth.tool_scopes]`: known tool names to scopes (a space-separated string or an array).
-fn tool_scopes(found: &Found) -> Result<BTreeMap<String, String>, ConfigError> {
-    let super::source::Raw::Toml(toml::Value::Table(table)) = &found.raw else {
+/// `MCP_AUTH_SCOPE_GROUPS` (`splunk:admin=admins;splunk:search=analysts,admins`) or the
+/// `[auth.scope_groups]` table (`"splunk:admin" = ["admins"]`).
+fn scope_groups(found: &Found) -> Result<ScopeRules, ConfigError> {
+    let fix = "write rules as scope=group[,group...] joined by `;`, e.g. \
+               `splunk:admin=admins;splunk:search=analysts,admins`, or in TOML an \
+               [auth.scope_groups] section with lines like `\"splunk:admin\" = [\"admins\"]`";
+    let table = match &found.raw {
+        Raw::Text(text) | Raw::Toml(toml::Value::String(text)) => {
+            return ScopeRules::parse(text).map_err(|e| found.error(e.to_string(), fix));
+        }
+        Raw::Toml(toml::Value::Table(table)) => table,
+        Raw::Toml(_) => return Err(found.error("expected a table", fix)),
+    };
+    let mut rules = ScopeRules::new();
+    for (scope, groups) in table {
+        let setting = entry_name(found, scope);
+        let groups = string_list(groups, ',').ok_or_else(|| {
+            ConfigError::new(
+                &setting,
+                "expected an array of group names",
+                format!(r#"write it like `"{scope}" = ["admins"]`"#),
+            )
+        })?;
+        rules = rules
+            .with_rule(scope, &groups)
+            .map_err(|e| ConfigError::new(&setting, e.to_string(), fix))?;
+    }
+    Ok(rules)
+}
+
+/// `[auth.tools.<tool>]` or `[auth.tags.<tag>]` tables, each with `scopes` and `groups`;
+/// `known` lists the names a rule may have, each a `what` (tool, tag).
+fn rules(
+    found: &Found,
+    what: &str,
+    known: &[&str],
+) -> Result<BTreeMap<String, Rule>, ConfigError> {
+    let Raw::Toml(toml::Value::Table(table)) = &found.raw else {
         return Err(found.error(
-            "expected a table",
-            "write it as an [auth.tool_scopes] section",
+            "expected a table of tables",
+            "write each rule as its own section, e.g. [auth.tools.splunk_search] with \
+             scopes = [...] and groups = [...]",
         ));
     };
-    let known: Vec<&str> = mcp_tools::registry::TOOL_SPECS
-        .iter()
-        .map(|spec| spec.name)
-        .collect();
-    let mut scopes = BTreeMap::new();
-    for (tool, value) in table {
-        let setting = match &found.origin {
-            Origin::File { path, .. } => format!("auth.tool_scopes.{tool} in {}", path.display()),
-            other => other.name(),
+    let mut rules = BTreeMap::new();
+    for (name, value) in table {
+        let setting = entry_name(found, name);
+        if !known.contains(&name.as_str()) {
+            return Err(ConfigError::new(
+                setting,
+                format!("there is no {what} named `{name}`"),
+                format!("use one of: {}", known.join(", ")),
+            ));
+        }
+        let fix =
+            "give it `scopes = [\"...\"]` (all needed) and/or `groups = [\"...\"]` (one needed)";
+        let toml::Value::Table(fields) = value else {
+            return Err(ConfigError::new(setting, "expected a table", fix));
         };
+        let mut rule = Rule::default();
+        for (key, value) in fields {
+            let list = match key.as_str() {
+                "scopes" => string_list(value, ' '),
+                "groups" => string_list(value, ','),
+                other => {
+                    return Err(ConfigError::new(
+                        entry_name(found, &format!("{name}.{other}")),
+                        format!("unknown key `{other}`"),
+                        fix,
+                    ));
+                }
+            };
+            let list = list.ok_or_else(|| {
+                ConfigError::new(
+                    entry_name(found, &format!("{name}.{key}")),
+                    "expected an array of strings",
+                    fix,
+                )
+            })?;
+            if key == "scopes" {
+                check_scopes(&list).map_err(|reason| {
+                    ConfigError::new(entry_name(found, &format!("{name}.scopes")), reason, fix)
+                })?;
+                rule.scopes = Some(list);
+            } else if list.is_empty() {
+                return Err(ConfigError::new(
+                    entry_name(found, &format!("{name}.groups")),
+                    "an empty group list would let nobody call the tool",
+                    "name at least one group, or remove `groups`",
+                ));
+            } else {
+                rule.groups = list;
+            }
+        }
+        rules.insert(name.clone(), rule);
+    }
+    Ok(rules)
+}
+
+/// The older `[auth.tool_scopes]` (tool = "scopes"), read into the tools' rules. A tool whose
+/// scopes are set both ways is refused rather than one silently winning.
+fn merge_tool_scopes(
+    found: &Found,
+    known: &[&str],
+    tools: &mut BTreeMap<String, Rule>,
+) -> Result<(), ConfigError> {
+    let Raw::Toml(toml::Value::Table(table)) = &found.raw else {
+        return Err(found.error(
+            "expected a table",
+            "write it as [auth.tools.<tool>] sections with `scopes = [...]`",
+        ));
+    };
+    for (tool, value) in table {
+        let setting = entry_name(found, tool);
         if !known.contains(&tool.as_str()) {
             return Err(ConfigError::new(
                 setting,
@@ -659,24 +773,74 @@ fn tool_scopes(found: &Found) -> Result<BTreeMap<String, String>, ConfigError> {
                 format!("use one of: {}", known.join(", ")),
             ));
         }
-        let value = match value {
-            toml::Value::String(text) => text.split_whitespace().collect::<Vec<_>>().join(" "),
-            toml::Value::Array(items) if items.iter().all(toml::Value::is_str) => items
-                .iter()
-                .filter_map(toml::Value::as_str)
-                .collect::<Vec<_>>()
-                .join(" "),
-            _ => {
-                return Err(ConfigError::new(
-                    setting,
-                    "expected a string of space-separated scopes",
-                    r#"write it like `splunk_search = "splunk:search"`"#,
-                ));
-            }
-        };
-        scopes.insert(tool.clone(), value);
+        let scopes = string_list(value, ' ').ok_or_else(|| {
+            ConfigError::new(
+                &setting,
+                "expected a string of space-separated scopes",
+                r#"write it like `splunk_search = "splunk:search"`"#,
+            )
+        })?;
+        check_scopes(&scopes).map_err(|reason| {
+            ConfigError::new(
+                &setting,
+                reason,
+                "use valid scope names such as splunk:search",
+            )
+        })?;
+        let rule = tools.entry(tool.clone()).or_default();
+        if rule.scopes.is_some() {
+            return Err(ConfigError::new(
+                setting,
+                format!("the scopes of `{tool}` are also set in [auth.tools.{tool}]"),
+                format!(
+                    "keep `scopes` in [auth.tools.{tool}] and remove `{tool}` from \
+                     [auth.tool_scopes], which is its older spelling"
+                ),
+            ));
+        }
+        rule.scopes = Some(scopes);
     }
-    Ok(scopes)
+    Ok(())
+}
+
+/// How an entry of a table found at `found` is named in messages: `auth.tools.x in /etc/f.toml`.
+fn entry_name(found: &Found, name: &str) -> String {
+    match &found.origin {
+        Origin::File { key, path } => format!("{key}.{name} in {}", path.display()),
+        other => other.name(),
+    }
+}
+
+/// A TOML array of strings, or one string split at `separator`; blanks dropped, `None` for
+/// other types.
+fn string_list(value: &toml::Value, separator: char) -> Option<Vec<String>> {
+    let items: Vec<String> = match value {
+        toml::Value::String(text) => text.split(separator).map(str::to_owned).collect(),
+        toml::Value::Array(items) => items
+            .iter()
+            .map(|item| item.as_str().map(str::to_owned))
+            .collect::<Option<_>>()?,
+        _ => return None,
+    };
+    Some(
+        items
+            .into_iter()
+            .map(|item| item.trim().to_owned())
+            .filter(|item| !item.is_empty())
+            .collect(),
+    )
+}
+
+/// Every item is one valid scope token.
+fn check_scopes(scopes: &[String]) -> Result<(), String> {
+    for scope in scopes {
+        match auth_core::ScopeSet::parse(scope) {
+            Ok(set) if set.len() == 1 => {}
+            Ok(_) => return Err(format!("`{scope}` is not one scope")),
+            Err(reason) => return Err(reason),
+        }
+    }
+    Ok(())
 }
 
 fn resolve_splunk(r: &mut Resolver<'_>) -> Result<SplunkSettings, ConfigError> {

@@ -363,6 +363,8 @@ fn read_file(path: &Path, setting: &str) -> Result<FileLayer, ConfigError> {
         "tools",
         "splunk.mirror",
         "auth.tool_scopes",
+        "auth.tools",
+        "auth.tags",
         "auth.proxy",
     ] {
         let mut value: Option<&toml::Value> = None;

@@ -814,8 +814,9 @@ fn file_sets_tools_tool_scopes_and_typed_values() {
     let s = load_ok(&["--config", file.to_str().unwrap()], &[]);
     assert_eq!(s.server.allowed_hosts, ["a", "b:1"]);
     assert!(s.server.stateless);
-    assert_eq!(s.auth.tool_scopes["splunk_search"], "splunk:search extra");
-    assert_eq!(s.auth.tool_scopes["splunk_list_indexes"], "a b");
+    let scopes = |tool: &str| s.auth.tools[tool].scopes.clone().unwrap_or_default();
+    assert_eq!(scopes("splunk_search"), ["splunk:search", "extra"]);
+    assert_eq!(scopes("splunk_list_indexes"), ["a", "b"]);
     assert!(!s.splunk.verify_ssl);
     assert_eq!(s.splunk.timeout, Duration::from_secs(9));
     assert_eq!(s.splunk.mirror.baseline_roles, ["user", "power"]);
@@ -895,7 +896,9 @@ fn rendering_redacts_every_secret() {
 #[test]
 fn rendered_config_loads_back_to_the_same_settings() {
     let file = temp_file(
-        "[auth.tool_scopes]\nsplunk_search = \"splunk:search x\"\n[tools.guard]\nallowed_macros = [\"m\\\"q\"]\n",
+        "[auth.tool_scopes]\nsplunk_search = \"splunk:search x\"\n\
+         [auth.tags.admin]\ngroups = [\"Splunk Admins\"]\n\
+         [tools.guard]\nallowed_macros = [\"m\\\"q\"]\n",
     );
     let s = load_ok(
         &["--config", file.to_str().unwrap()],
@@ -906,15 +909,27 @@ fn rendered_config_loads_back_to_the_same_settings() {
             ("SPLUNK_CREDENTIALS", "passthrough"),
             ("MCP_BASE_URL", "https://mcp.example.com"),
             ("MCP_AUTH_REQUIRED_GROUPS", "a b,c"),
+            (
+                "MCP_AUTH_SCOPE_GROUPS",
+                "splunk:admin=Splunk Admins;x=a b,c",
+            ),
             ("SPLUNK_MIRROR_PREFIX", "we\"ird\\"),
         ],
     );
     let text = render_redacted(&s);
+    assert!(text.contains("[auth.tools.splunk_search]"), "{text}");
+    assert!(
+        text.contains("\"splunk:admin\" = [\"Splunk Admins\"]"),
+        "{text}"
+    );
     let again = temp_file(&text);
     let reloaded = load_ok(&["--config", again.to_str().unwrap()], &[]);
     assert_eq!(render_redacted(&reloaded), text);
     assert_eq!(reloaded.tools, s.tools);
     assert_eq!(reloaded.auth.required_groups, ["a b", "c"]);
+    assert_eq!(reloaded.auth.scope_groups, s.auth.scope_groups);
+    assert_eq!(reloaded.auth.tools, s.auth.tools);
+    assert_eq!(reloaded.auth.tags, s.auth.tags);
     assert_eq!(reloaded.splunk.mirror.prefix, "we\"ird\\");
 }
 
@@ -1318,4 +1333,123 @@ fn rendered_proxy_config_loads_back_to_the_same_settings() {
     assert_eq!(render_redacted(&reloaded), text);
     assert_eq!(reloaded.auth.extra_token_params, s.auth.extra_token_params);
     assert_eq!(reloaded.auth.proxy.consent_remember, Duration::ZERO);
+}
+
+#[test]
+fn scope_groups_and_tool_and_tag_rules_are_read() {
+    let env = load_ok(
+        &[],
+        &[
+            (
+                "MCP_AUTH_SCOPE_GROUPS",
+                "splunk:admin=admins;splunk:search=analysts, admins",
+            ),
+            TOKEN,
+        ],
+    );
+    assert_eq!(
+        env.auth.scope_groups.to_string(),
+        "splunk:admin=admins;splunk:search=analysts,admins"
+    );
+
+    let file = temp_file(
+        "[auth.scope_groups]\n\"splunk:admin\" = [\"admins\"]\n\"splunk:read\" = \"analysts,admins\"\n\
+         [auth.tools.splunk_search]\nscopes = [\"splunk:search\", \"splunk:power\"]\ngroups = [\"analysts\"]\n\
+         [auth.tags.admin]\ngroups = [\"admins\"]\n",
+    );
+    let s = load_ok(&["--config", file.to_str().unwrap()], &[TOKEN]);
+    assert_eq!(
+        s.auth.scope_groups.groups_for("splunk:read"),
+        Some(&["analysts".to_owned(), "admins".to_owned()][..])
+    );
+    let search = &s.auth.tools["splunk_search"];
+    assert_eq!(
+        search.scopes.as_deref(),
+        Some(&["splunk:search".to_owned(), "splunk:power".to_owned()][..])
+    );
+    assert_eq!(search.groups, ["analysts"]);
+    assert_eq!(s.auth.tags["admin"].groups, ["admins"]);
+    assert!(s.auth.tags["admin"].scopes.is_none());
+
+    let table = render_redacted(&s);
+    assert!(
+        table.contains("#   splunk_search                    scopes: splunk:power (tool), splunk:search (tool); groups: analysts (tool)"),
+        "{table}"
+    );
+    assert!(
+        table.contains("#   splunk_list_users                scopes: splunk:admin (default); groups: admins (tag admin)"),
+        "{table}"
+    );
+    assert!(
+        table.contains("#   splunk:admin                     members of admins"),
+        "{table}"
+    );
+    assert!(
+        table.contains("#   splunk:search                    anyone"),
+        "{table}"
+    );
+}
+
+#[test]
+fn bad_policy_settings_name_the_setting() {
+    let cases: &[(&str, &str)] = &[
+        ("splunk:admin", "is not a rule"),
+        ("splunk:admin=", "names no group"),
+        ("splunk:admn=admins", "does not offer"),
+    ];
+    for (value, problem) in cases {
+        let e = load_err(&[], &[("MCP_AUTH_SCOPE_GROUPS", value)]);
+        assert_eq!(e.setting, "MCP_AUTH_SCOPE_GROUPS", "{value}: {e}");
+        assert!(e.problem.contains(problem), "{value}: {e}");
+    }
+    let e = load_err(&[], &[("MCP_AUTH_SCOPE_GROUPS", "splunk:admn=admins")]);
+    assert!(e.fix.contains("splunk:admin"), "{e}");
+
+    let files: &[(&str, &str, &str)] = &[
+        (
+            "[auth.tools.splunk_serch]\ngroups = [\"a\"]\n",
+            "auth.tools.splunk_serch",
+            "splunk_search",
+        ),
+        (
+            "[auth.tags.nope]\ngroups = [\"a\"]\n",
+            "auth.tags.nope",
+            "admin",
+        ),
+        (
+            "[auth.tools.splunk_search]\ngruops = [\"a\"]\n",
+            "auth.tools.splunk_search.gruops",
+            "groups",
+        ),
+        (
+            "[auth.tools.splunk_search]\ngroups = []\n",
+            "auth.tools.splunk_search.groups",
+            "at least one group",
+        ),
+        (
+            "[auth.tools.splunk_search]\nscopes = [\"a\\\"b\"]\n",
+            "auth.tools.splunk_search.scopes",
+            "scopes",
+        ),
+        (
+            "[auth.tool_scopes]\nsplunk_search = \"x\"\n[auth.tools.splunk_search]\nscopes = [\"y\"]\n",
+            "auth.tool_scopes.splunk_search",
+            "[auth.tools.splunk_search]",
+        ),
+        (
+            "[auth.scope_groups]\n\"splunk:admin\" = 5\n",
+            "auth.scope_groups.splunk:admin",
+            "admins",
+        ),
+    ];
+    for (text, setting, fix) in files {
+        let file = temp_file(text);
+        let e = load_err(&["--config", file.to_str().unwrap()], &[]);
+        assert_eq!(
+            e.setting,
+            format!("{setting} in {}", file.display()),
+            "{text}: {e}"
+        );
+        assert!(e.fix.contains(fix), "{text}: {e}");
+    }
 }

@@ -29,6 +29,7 @@ pub(super) fn validate(
     let server = &settings.server;
     let mode_name = || names.get("auth.mode", "MCP_AUTH_MODE");
     let mode = auth_mode_name(auth.mode);
+    check_policy(settings, names)?;
 
     match auth.mode {
         AuthMode::None => {}
@@ -273,4 +274,35 @@ fn check_credential(settings: &Settings, names: &Names, what: &str) -> Result<()
             "set SPLUNK_TOKEN (or SPLUNK_TOKEN_FILE), or SPLUNK_USERNAME and SPLUNK_PASSWORD",
         )),
     }
+}
+
+/// The authorization policy builds: tool and tag names were checked as they were read, so
+/// what is left is a scope rule for a scope no tool needs, or an invalid required scope.
+fn check_policy(settings: &Settings, names: &Names) -> Result<(), ConfigError> {
+    use mcp_tools::RegistryError;
+    let Err(error) = settings.policy() else {
+        return Ok(());
+    };
+    let (setting, fix) = match &error {
+        RegistryError::UnofferedScope { offered, .. } => (
+            names.get("auth.scope_groups", "MCP_AUTH_SCOPE_GROUPS"),
+            format!(
+                "correct the scope's spelling or remove its rule; rules may name: {}",
+                offered.replace(' ', ", ")
+            ),
+        ),
+        RegistryError::InvalidScopes { .. } => (
+            names.get("auth.required_scopes", "MCP_AUTH_REQUIRED_SCOPES"),
+            "use valid scope names such as splunk:search".to_owned(),
+        ),
+        RegistryError::UnknownTool(_) => (
+            names.get("auth.tools", "auth.tools"),
+            "use the name of a tool (see `splunk-mcp config check`)".to_owned(),
+        ),
+        _ => (
+            names.get("auth.tags", "auth.tags"),
+            "use a tag of a tool (see `splunk-mcp config check`)".to_owned(),
+        ),
+    };
+    Err(ConfigError::new(setting, error.to_string(), fix))
 }

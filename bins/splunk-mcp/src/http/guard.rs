@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use auth_core::{AuthContext, Challenge, ChallengeConfig, Decision, ScopeSet};
+use auth_core::{AuthContext, Challenge, ChallengeConfig, Decision, Denial, ScopeSet};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -221,13 +221,14 @@ fn check_calls(guard: &McpGuard, caller: &AuthContext, body: &[u8]) -> Option<Re
                     subject = caller.subject(),
                     tool = spec.name,
                     missing_scopes = %denial.missing_scopes,
+                    unattainable_scopes = %denial.unattainable_scopes,
                     missing_groups = ?denial.missing_groups,
                     "tool call refused before dispatch"
                 );
-                Some(insufficient(
+                Some(refused(
                     spec.name,
-                    &denial.missing_scopes,
-                    &denial.missing_groups,
+                    &denial,
+                    &registry.refusal_reason(&denial),
                     caller.scopes(),
                     &guard.challenge,
                 ))
@@ -236,22 +237,24 @@ fn check_calls(guard: &McpGuard, caller: &AuthContext, body: &[u8]) -> Option<Re
     })
 }
 
-/// 403 with an `insufficient_scope` challenge asking for what the tool needs plus what the
-/// token already has (so a step-up loses nothing), and a body naming what is missing.
-fn insufficient(
+/// The 403 for a refused call. When a scope the caller may hold is missing, an
+/// `insufficient_scope` challenge asks for what the tool needs plus what the token already has
+/// (so a step-up loses nothing). When only scopes the caller's groups may not hold, or groups,
+/// are missing, no other token would help: `access_denied` saying why.
+fn refused(
     tool: &str,
-    missing: &ScopeSet,
-    missing_groups: &[String],
+    denial: &Denial,
+    reason: &str,
     granted: &ScopeSet,
     config: &ChallengeConfig,
 ) -> Response {
-    if missing.is_empty() {
-        // Only groups are missing: no scope request would help.
-        let message = format!(
-            "calling {tool} needs membership of: {}",
-            missing_groups.join(", ")
-        );
-        return access_denied(&message);
+    let missing = &denial.missing_scopes;
+    if missing.is_empty() || !denial.unattainable_scopes.is_empty() {
+        return forbidden(json!({
+            "error": "access_denied",
+            "error_description": format!("calling {tool} {reason}"),
+            "tool": tool,
+        }));
     }
     let description = format!("calling {tool} needs the scope(s): {missing}");
     let challenge = Challenge::InsufficientScope {
@@ -276,7 +279,11 @@ fn insufficient(
 /// 403 `access_denied` with `message`: the token is valid, but this caller may not use the
 /// server at all, and no other scope would change that.
 fn access_denied(message: &str) -> Response {
-    let body = json!({ "error": "access_denied", "error_description": message });
+    forbidden(json!({ "error": "access_denied", "error_description": message }))
+}
+
+/// 403 with an `access_denied` JSON body, never cached.
+fn forbidden(body: serde_json::Value) -> Response {
     let mut response = (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
     response
         .headers_mut()

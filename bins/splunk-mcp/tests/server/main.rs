@@ -9,6 +9,7 @@ mod doctor;
 mod http_auth;
 mod mirror;
 mod passthrough;
+mod policy;
 mod probes;
 mod proxy;
 mod proxy_attacks;

@@ -122,8 +122,13 @@ impl Drop for Balancer {
 }
 
 /// Registers a public native client (PKCE only) redirecting to [`CLIENT_REDIRECT`], by RFC 7591
-/// dynamic registration at `base`; returns its `client_id`.
+/// dynamic registration at `base`, for [`SCOPE`]; returns its `client_id`.
 pub(crate) async fn register(http: &reqwest::Client, base: &str) -> String {
+    register_with_scope(http, base, SCOPE).await
+}
+
+/// [`register`] for the space-separated `scope`.
+pub(crate) async fn register_with_scope(http: &reqwest::Client, base: &str, scope: &str) -> String {
     let response = http
         .post(format!("{base}/register"))
         .json(&json!({
@@ -133,7 +138,7 @@ pub(crate) async fn register(http: &reqwest::Client, base: &str) -> String {
             "response_types": ["code"],
             "token_endpoint_auth_method": "none",
             "application_type": "native",
-            "scope": SCOPE,
+            "scope": scope,
         }))
         .send()
         .await
@@ -188,6 +193,24 @@ impl Authorization {
             state,
             base: base.to_owned(),
         }
+    }
+
+    /// The same request asking for the space-separated `scope` instead of [`SCOPE`].
+    pub(crate) fn with_scope(mut self, scope: &str) -> Self {
+        let pairs: Vec<(String, String)> = self
+            .url
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k == "scope" {
+                    scope.to_owned()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        self.url.query_pairs_mut().clear().extend_pairs(pairs);
+        self
     }
 
     /// The code of the client's landing URL, after checking `state` (and RFC 9207 `iss` when

@@ -199,6 +199,24 @@ impl Server {
     }
 }
 
+/// Runs the binary with `env` and `args` to its end (60 s at most), stdin closed: exit code,
+/// stdout, stderr. For the commands that exit (`config check`, `doctor`).
+pub(crate) async fn run_to_end(
+    env: &[(&str, String)],
+    args: &[&str],
+) -> (Option<i32>, String, String) {
+    let output = command(env).args(args).stdin(Stdio::null()).output();
+    let output = tokio::time::timeout(Duration::from_secs(60), output)
+        .await
+        .unwrap_or_else(|_| panic!("splunk-mcp {args:?} did not exit within 60 s"))
+        .expect("run splunk-mcp");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
 /// A file's text, empty when it cannot be read.
 pub(crate) fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_default()

@@ -176,16 +176,11 @@ impl SplunkTools {
         let Some(caller) = &call.caller else {
             return Ok(());
         };
-        match self.shared.registry.policy_for(call.tool).evaluate(caller) {
+        match self.shared.registry.evaluate(call.tool, caller) {
             Decision::Allow => Ok(()),
-            Decision::Deny(denial) if !denial.missing_scopes.is_empty() => {
-                Err(ToolError::MissingScopes {
-                    missing: denial.missing_scopes,
-                })
-            }
-            Decision::Deny(denial) => {
-                Err(ToolError::MissingGroups(denial.missing_groups.join(" ")))
-            }
+            Decision::Deny(denial) => Err(ToolError::Denied(
+                self.shared.registry.refusal_reason(&denial),
+            )),
         }
     }
 

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use auth_core::ScopeSet;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -124,6 +125,28 @@ pub(crate) async fn callback(
         }
     };
 
+    // Scope rules: the grant holds only the requested scopes this user's groups allow.
+    let identity = login.identity;
+    let scope = server.allowed_scope(&transaction.scope, &identity.groups);
+    server.warn_once_without_groups(&identity);
+    if scope.is_empty() && !transaction.scope.trim().is_empty() {
+        let refused = ScopeSet::parse(&transaction.scope).unwrap_or_default();
+        let why: Vec<String> = refused
+            .iter()
+            .map(|scope| server.config.scope_rules.explain(scope))
+            .collect();
+        tracing::info!(client_id = %transaction.client_id, subject = %identity.subject, scope = %transaction.scope, "signed in, but may hold none of the requested scopes");
+        server.upstream.revoke_login(&login.tokens).await;
+        return reply(
+            "invalid_scope",
+            &format!(
+                "{} may not hold the requested scope(s): {}",
+                identity.subject,
+                why.join("; ")
+            ),
+        );
+    }
+
     let upstream_id = random_token();
     if let Err(e) = server
         .store
@@ -141,13 +164,12 @@ pub(crate) async fn callback(
         );
     }
     let code = random_token();
-    let identity = login.identity;
     let record = AuthorizationCode {
         grant_id: random_token(),
         client_id: transaction.client_id.clone(),
         redirect_uri: transaction.redirect_uri.clone(),
         code_challenge: transaction.code_challenge.clone(),
-        scope: transaction.scope.clone(),
+        scope,
         resource: transaction.resource.clone(),
         subject: identity.subject,
         groups: identity.groups,

@@ -126,18 +126,41 @@ impl AuthorizationServer {
         &self,
         grant: &RefreshGrant,
     ) -> Result<UpstreamAccess, GrantError> {
+        self.upstream_tokens(grant, false).await.map(access)
+    }
+
+    /// The user's groups now, for re-evaluating scope rules at a refresh of ours: the grant's
+    /// IdP tokens are refreshed at once, and the new ID token (or userinfo) says. When the IdP
+    /// gave no refresh token, or cannot be reached while its token is still valid, the groups
+    /// its current tokens last said are used; when no IdP answer ever named groups, those of
+    /// the sign-in.
+    pub(crate) async fn current_groups(
+        &self,
+        grant: &RefreshGrant,
+    ) -> Result<Vec<String>, GrantError> {
+        let tokens = self.upstream_tokens(grant, true).await?;
+        Ok(tokens.groups.unwrap_or_else(|| grant.groups.clone()))
+    }
+
+    /// The IdP tokens of `grant`, refreshed at the IdP when `force`, or when the access token
+    /// expires within `config.upstream_refresh_margin`.
+    async fn upstream_tokens(
+        &self,
+        grant: &RefreshGrant,
+        force: bool,
+    ) -> Result<UpstreamTokenSet, GrantError> {
         let margin = millis(self.config.upstream_refresh_margin);
         let tokens = self.current_upstream_tokens(grant).await?;
-        if !expires_within(&tokens, now_millis(), margin) {
-            return Ok(access(tokens));
+        if !force && !expires_within(&tokens, now_millis(), margin) {
+            return Ok(tokens);
         }
 
         let lock = self.upstream_refreshes.lock_for(&grant.upstream_id);
         let _refreshing = lock.lock().await;
         // Another request may have refreshed while this one waited.
         let tokens = self.current_upstream_tokens(grant).await?;
-        if !expires_within(&tokens, now_millis(), margin) {
-            return Ok(access(tokens));
+        if !force && !expires_within(&tokens, now_millis(), margin) {
+            return Ok(tokens);
         }
         let Some(refresh_token) = tokens.refresh_token.clone() else {
             if expires_within(&tokens, now_millis(), 0) {
@@ -147,10 +170,34 @@ impl AuthorizationServer {
                 ));
             }
             // Still valid for a little while, and nothing better can be had.
-            return Ok(access(tokens));
+            return Ok(tokens);
         };
         match self.upstream.refresh(refresh_token.expose()).await {
-            Ok(fresh) => {
+            Ok(mut fresh) => {
+                if fresh.subject.as_ref().is_some_and(|s| *s != grant.subject) {
+                    // OIDC Core §12.2: a refreshed ID token names the same subject.
+                    tracing::warn!(
+                        grant = %grant.family_id,
+                        "the identity provider's refreshed tokens name another subject: revoking the grant"
+                    );
+                    // Stored first so that revoking the grant revokes these at the IdP too.
+                    self.store
+                        .put_upstream_tokens(
+                            &grant.upstream_id,
+                            &fresh,
+                            Some(self.grant_remaining(grant)),
+                        )
+                        .await?;
+                    self.revoke_grant(&grant.family_id).await?;
+                    return Err(GrantError::Dead(
+                        "the identity provider's refreshed tokens name another user",
+                    ));
+                }
+                if fresh.groups.is_none() {
+                    // This answer did not say; what the last one said still stands.
+                    fresh.groups.clone_from(&tokens.groups);
+                    fresh.subject.clone_from(&tokens.subject);
+                }
                 self.store
                     .put_upstream_tokens(
                         &grant.upstream_id,
@@ -172,7 +219,7 @@ impl AuthorizationServer {
                     grant = %grant.family_id,
                     "refreshed the identity provider's access token"
                 );
-                Ok(access(fresh))
+                Ok(fresh)
             }
             Err(e) if e.oauth_code() == Some("invalid_grant") => {
                 tracing::info!(
@@ -192,7 +239,7 @@ impl AuthorizationServer {
                         error = %e,
                         "refreshing the identity provider's token failed; using the current one until it expires"
                     );
-                    return Ok(access(tokens));
+                    return Ok(tokens);
                 }
                 tracing::warn!(
                     grant = %grant.family_id,
@@ -254,6 +301,8 @@ mod tests {
             id_token: None,
             expires_at,
             scope: None,
+            subject: None,
+            groups: None,
         }
     }
 

@@ -11,8 +11,10 @@
 //! token and a rotating refresh token.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use auth_core::ScopeRules;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -31,7 +33,7 @@ use crate::records::ClientRecord;
 use crate::registration::{RegistrationConfig, RegistrationState, registration_router};
 use crate::store::Store;
 use crate::tokens::{TokenIssuer, jwks_router};
-use crate::upstream::UpstreamClient;
+use crate::upstream::{UpstreamClient, UpstreamIdentity};
 
 mod access;
 mod authorize;
@@ -82,6 +84,9 @@ pub struct ProxyConfig {
     pub cimd: Option<CimdConfig>,
     /// How early before its expiry the IdP's access token is refreshed when a call needs it.
     pub upstream_refresh_margin: Duration,
+    /// Who may hold which scope: a grant carries only the requested scopes the signed-in
+    /// user's groups allow, decided at sign-in and again at every refresh.
+    pub scope_rules: Arc<ScopeRules>,
 }
 
 impl std::fmt::Debug for ProxyConfig {
@@ -93,6 +98,7 @@ impl std::fmt::Debug for ProxyConfig {
             .field("access_token_ttl", &self.access_token_ttl)
             .field("refresh_token_ttl", &self.refresh_token_ttl)
             .field("cimd", &self.cimd.is_some())
+            .field("scope_rules", &self.scope_rules.to_string())
             .finish_non_exhaustive()
     }
 }
@@ -123,6 +129,7 @@ impl ProxyConfig {
             registration,
             cimd: Some(cimd),
             upstream_refresh_margin: Duration::from_secs(30),
+            scope_rules: Arc::new(ScopeRules::new()),
         }
     }
 }
@@ -170,6 +177,8 @@ pub struct AuthorizationServer {
     pub(crate) cookie_key: hmac::Key,
     /// One upstream refresh at a time per grant in this process.
     pub(crate) upstream_refreshes: grants::RefreshLocks,
+    /// Set once the log has said that the IdP's identities lack the groups claim.
+    warned_missing_groups: AtomicBool,
 }
 
 impl std::fmt::Debug for AuthorizationServer {
@@ -217,8 +226,37 @@ impl AuthorizationServer {
             metadata,
             cookie_key: hmac::Key::new(hmac::HMAC_SHA256, cookie_key),
             upstream_refreshes: grants::RefreshLocks::default(),
+            warned_missing_groups: AtomicBool::new(false),
             config,
         })
+    }
+
+    /// The scopes of the space-separated `scope` that a member of `groups` may hold, in the
+    /// same form and order.
+    pub(crate) fn allowed_scope(&self, scope: &str, groups: &[String]) -> String {
+        let rules = &self.config.scope_rules;
+        let kept: Vec<&str> = scope
+            .split_whitespace()
+            .filter(|s| rules.may_hold(s, groups))
+            .collect();
+        kept.join(" ")
+    }
+
+    /// With scope rules in force, says once that the IdP sent no groups claim, so its users
+    /// hold only the scopes no rule restricts.
+    pub(crate) fn warn_once_without_groups(&self, identity: &UpstreamIdentity) {
+        if !self.config.scope_rules.is_empty()
+            && !identity.groups_claim_present
+            && !self.warned_missing_groups.swap(true, Ordering::Relaxed)
+        {
+            tracing::warn!(
+                groups_claim = %self.upstream.groups_claim(),
+                subject = %identity.subject,
+                "the identity provider's ID token (or userinfo) has no groups claim, so its users \
+                 hold only the scopes no rule restricts; have the IdP send it, or set \
+                 MCP_AUTH_GROUPS_CLAIM (logged once)"
+            );
+        }
     }
 
     /// The RFC 8414 metadata served at `/.well-known/oauth-authorization-server`.

@@ -133,7 +133,7 @@ async fn authorization_code(
             grant.family_id
         )));
     }
-    let issued = match mint(server, &grant, &grant.scope).await {
+    let issued = match mint(server, &grant, &grant.scope, &grant.groups).await {
         Ok(issued) => issued,
         Err(failure) => {
             // No token left here: the grant would only linger.
@@ -241,22 +241,19 @@ async fn refresh_token(
     // token usable: the scope, then the IdP's token (if the IdP cannot be reached, the client
     // tries again later with the same refresh token). A superseded token goes straight to
     // the rotation, whose reuse detection must not be skipped by any other refusal.
+    // The user's groups now decide which scopes the new tokens carry (scope rules): a user
+    // removed from a group loses its scopes here, at the next refresh.
+    let mut groups = None;
     if family.current_hash.matches(presented) {
         if scope.is_none() {
             return Err(wider_scope());
         }
-        match server.upstream_access_token(&family.grant).await {
-            Ok(_) => {}
-            Err(GrantError::Dead(_)) => {
-                return Err(OAuthFailure::InvalidGrant(
-                    "the sign-in at the identity provider ended; sign in again",
-                ));
-            }
-            Err(GrantError::Unavailable(e)) => {
-                return Err(OAuthFailure::Unavailable(e.to_string()));
-            }
-            Err(GrantError::Store(e)) => return Err(server_error(e)),
-        }
+        groups = Some(
+            server
+                .current_groups(&family.grant)
+                .await
+                .map_err(grant_failure)?,
+        );
     }
 
     let next = new_refresh_token(family_id);
@@ -285,15 +282,46 @@ async fn refresh_token(
         _ => return Err(invalid),
     };
     let scope = scope.ok_or_else(wider_scope)?;
-    let issued = mint(server, &family.grant, &scope).await?;
+    let groups = match groups {
+        Some(groups) => groups,
+        // Rotated although it was not the current token when read: another request rotated
+        // in between. Ask now rather than trust the sign-in's groups.
+        None => server
+            .current_groups(&family.grant)
+            .await
+            .map_err(grant_failure)?,
+    };
+    let allowed = server.allowed_scope(&scope, &groups);
+    if allowed != scope {
+        tracing::info!(
+            client_id = %client.client_id,
+            grant = family_id,
+            scope = %allowed,
+            "the user's groups no longer allow every scope of the grant; refreshed with fewer"
+        );
+    }
+    let scope = allowed;
+    let issued = mint(server, &family.grant, &scope, &groups).await?;
     Ok(token_response(&issued, &scope, Some(&next)))
 }
 
-/// Mints our access token for `grant` with `scope`.
+/// What a client is told when the grant's IdP tokens cannot be had.
+fn grant_failure(e: GrantError) -> OAuthFailure {
+    match e {
+        GrantError::Dead(_) => {
+            OAuthFailure::InvalidGrant("the sign-in at the identity provider ended; sign in again")
+        }
+        GrantError::Unavailable(e) => OAuthFailure::Unavailable(e.to_string()),
+        GrantError::Store(e) => server_error(e),
+    }
+}
+
+/// Mints our access token for `grant` with `scope`, naming `groups` as the user's.
 async fn mint(
     server: &AuthorizationServer,
     grant: &RefreshGrant,
     scope: &str,
+    groups: &[String],
 ) -> Result<IssuedToken, OAuthFailure> {
     let request = AccessTokenRequest {
         subject: grant.subject.clone(),
@@ -303,7 +331,7 @@ async fn mint(
             .clone()
             .unwrap_or_else(|| server.config.resource.clone()),
         scope: scope.to_owned(),
-        groups: grant.groups.clone(),
+        groups: groups.to_vec(),
         grant_id: grant.family_id.clone(),
         username: grant.username.clone(),
         email: grant.email.clone(),

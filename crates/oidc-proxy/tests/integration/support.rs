@@ -118,5 +118,7 @@ pub(crate) fn upstream_tokens() -> UpstreamTokenSet {
         id_token: None,
         expires_at: Some(4_000_000_000_000),
         scope: Some("openid profile".into()),
+        subject: None,
+        groups: None,
     }
 }

@@ -1,8 +1,8 @@
-//! The IdP on its own: discovery, refresh, introspection, revocation, client credentials and
-//! the automated login's edges.
+//! The IdP on its own: discovery, refresh, introspection, revocation, client credentials, the
+//! automated login's edges and the test-only change of a user's groups.
 
 use reqwest::{StatusCode, Url};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use e2e_tests::{
     Browser, CONFIDENTIAL, Idp, MCP_RESOURCE, PUBLIC, Pkce, REDIRECT_URI, SignIn, Visit,
@@ -233,4 +233,73 @@ async fn unknown_users_and_missing_pkce_are_refused() {
         query_param(&landing, "error_description").is_some_and(|d| d.contains("PKCE")),
         "{landing}"
     );
+}
+
+#[tokio::test]
+async fn a_refresh_after_a_group_change_carries_the_new_groups() {
+    let http = http_client();
+    let idp = Idp::start(&[]).await;
+    // SignIn::new asks for `openid offline_access` (with prompt=consent): an ID token and a
+    // refresh token.
+    let tokens = idp.sign_in(&http, &SignIn::new("alice")).await;
+    let groups_in = |body: &Value, token: &str| {
+        let jwt = body[token]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {token}: {body}"));
+        jwt_claims(jwt)["groups"].clone()
+    };
+    assert_eq!(groups_in(&tokens, "id_token"), json!(["analysts"]));
+    assert_eq!(groups_in(&tokens, "access_token"), json!(["analysts"]));
+    let refresh_token = tokens["refresh_token"].as_str().expect("refresh token");
+
+    idp.set_groups(&http, "alice", &["admins"]).await;
+
+    let (status, refreshed) = idp.refresh(&http, PUBLIC, refresh_token, None).await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+    assert_eq!(groups_in(&refreshed, "id_token"), json!(["admins"]));
+    assert_eq!(groups_in(&refreshed, "access_token"), json!(["admins"]));
+    let access = jwt_claims(refreshed["access_token"].as_str().expect("access token"));
+    assert_eq!(access["sub"], "alice");
+    assert_eq!(access["aud"], MCP_RESOURCE, "the granted resource");
+}
+
+#[tokio::test]
+async fn group_changes_are_refused_for_unknown_users_and_bodies_other_than_string_arrays() {
+    let http = http_client();
+    let idp = Idp::start(&[]).await;
+    let cases = [
+        ("mallory", r#"["admins"]"#, "unknown test user mallory"),
+        (
+            "alice",
+            r#"{"groups": ["admins"]}"#,
+            "JSON array of strings",
+        ),
+        ("alice", r#"["admins", 1]"#, "JSON array of strings"),
+        ("alice", "admins", "not JSON"),
+        ("alice", "", "not JSON"),
+    ];
+    for (user, body, says) in cases {
+        let response = http
+            .put(format!("{}/test/users/{user}/groups", idp.issuer))
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("IdP request");
+        let status = response.status();
+        let answer: Value = response.json().await.expect("a JSON error");
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{user} {body}: {answer}");
+        assert_eq!(answer["error"], "invalid_request", "{user} {body}");
+        assert!(
+            answer["error_description"]
+                .as_str()
+                .is_some_and(|d| d.contains(says)),
+            "{user} {body}: {answer}"
+        );
+    }
+
+    // Nothing changed: alice still signs in as an analyst.
+    let tokens = idp.sign_in(&http, &SignIn::new("alice")).await;
+    let id_token = tokens["id_token"].as_str().expect("ID token");
+    assert_eq!(jwt_claims(id_token)["groups"], json!(["analysts"]));
 }
