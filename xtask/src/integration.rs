@@ -26,6 +26,7 @@ mod authorization;
 
 use crate::npm;
 use crate::process::{Service, built_binary, cargo, isolated_command, log_dir, workspace_root};
+use crate::progress::Phase;
 
 /// The scenarios that are allowed to fail, one per line with `# why`.
 const EXPECTED_FAILURES: &str = "tests/clients/conformance-expected-failures.txt";
@@ -165,10 +166,13 @@ async fn run_suite(args: &[&str], name: &str, dir_prefix: &str) -> anyhow::Resul
             .with_context(|| format!("clearing {}", results_dir.display()))?;
     }
     let log_path = log_dir()?.join(format!("{name}.log"));
-    eprintln!(
-        "xtask: conformance suite: {} (log: {})",
-        args.join(" "),
-        log_path.display()
+    let phase = Phase::start(
+        name,
+        format_args!(
+            "conformance {} (log: {})",
+            args.join(" "),
+            log_path.display()
+        ),
     );
     // The system Node.js (20), which also runs the client the suite starts.
     let run = Command::new("node")
@@ -188,6 +192,7 @@ async fn run_suite(args: &[&str], name: &str, dir_prefix: &str) -> anyhow::Resul
     let stderr = String::from_utf8_lossy(&output.stderr);
     std::fs::write(&log_path, format!("{stdout}\n--- stderr ---\n{stderr}"))
         .with_context(|| format!("writing {}", log_path.display()))?;
+    phase.done();
     let summary = parse_summary(&stdout);
     if summary.is_empty() {
         bail!(

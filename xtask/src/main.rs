@@ -6,8 +6,10 @@
 mod bench;
 mod demo;
 mod integration;
+mod machine;
 mod npm;
 mod process;
+mod progress;
 mod test;
 #[cfg(test)]
 mod tidy;
@@ -55,6 +57,7 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    progress::start_clock();
     let cli = Cli::parse();
     // reqwest is built without a bundled crypto provider so the whole tree shares ring.
     rustls::crypto::ring::default_provider()

@@ -8,6 +8,7 @@ use anyhow::{Context, bail};
 use tokio::process::Command;
 
 use crate::process::workspace_root;
+use crate::progress::Phase;
 
 /// Directories whose `node_modules` must match their committed `package-lock.json`.
 const NPM_PROJECTS: &[&str] = &["tests/idp", "tests/clients"];
@@ -22,7 +23,7 @@ pub(crate) async fn ensure_installed() -> anyhow::Result<()> {
         }
         require_tool("node").await?;
         require_tool("npm").await?;
-        eprintln!("xtask: npm ci in {project}");
+        let phase = Phase::start(project, "npm ci --no-audit --no-fund");
         let status = Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund"])
             .current_dir(&dir)
@@ -32,6 +33,7 @@ pub(crate) async fn ensure_installed() -> anyhow::Result<()> {
         if !status.success() {
             bail!("npm ci in {project} failed ({status})");
         }
+        phase.done();
     }
     Ok(())
 }

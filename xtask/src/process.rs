@@ -8,6 +8,8 @@ use anyhow::{Context, bail};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+use crate::progress::Phase;
+
 /// The workspace root (xtask lives one level below it).
 pub(crate) fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -23,9 +25,10 @@ pub(crate) fn log_dir() -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
-/// Runs `cargo <args>` in the workspace root, failing with the step's name if it fails.
+/// Runs `cargo <args>` in the workspace root as a phase, failing with the step's name if it
+/// fails. Cargo's own progress (`Compiling ...`, its progress bar on a terminal) shows through.
 pub(crate) async fn cargo(step: &str, args: &[&str]) -> anyhow::Result<()> {
-    eprintln!("xtask: {step}: cargo {}", args.join(" "));
+    let phase = Phase::start(step, format_args!("cargo {}", args.join(" ")));
     let mut command = Command::new(env!("CARGO"));
     command.args(args).current_dir(workspace_root());
     // `cargo run` gives xtask the variables of its own package (CARGO_PKG_NAME=xtask, ...).
@@ -54,6 +57,7 @@ pub(crate) async fn cargo(step: &str, args: &[&str]) -> anyhow::Result<()> {
     if !status.success() {
         bail!("{step} failed ({status})");
     }
+    phase.done();
     Ok(())
 }
 
@@ -83,6 +87,19 @@ impl Service {
             .get_program()
             .to_string_lossy()
             .into_owned();
+        // The command line as typed in the workspace root (`target/debug/splunk-emulator ...`).
+        let mut shown = vec![
+            Path::new(&program)
+                .strip_prefix(workspace_root())
+                .map_or(program.clone(), |path| path.display().to_string()),
+        ];
+        shown.extend(
+            command
+                .as_std()
+                .get_args()
+                .map(|arg| arg.to_string_lossy().into_owned()),
+        );
+        let phase = Phase::start(name, format_args!("starting {}", shown.join(" ")));
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -108,7 +125,10 @@ impl Service {
             .with_context(|| format!("{name} was not ready within 60 s"))??;
         // Keep draining stdout so the service never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        eprintln!("xtask: {name} ready at {url} (log: {})", log_path.display());
+        phase.finish(
+            "ready",
+            format_args!(" at {url} (log: {})", log_path.display()),
+        );
         Ok(Self {
             name: name.to_owned(),
             child,

@@ -1,13 +1,16 @@
 //! `cargo xtask test`: the one test command, used by developers and by `.ci/run` alike.
 
+use crate::machine::{self, Task};
 use crate::process::cargo;
+use crate::progress::say;
 use crate::{bench, integration, npm};
 
-/// Format check, lints, then all tests (after installing the npm packages of the IdP and the
+/// The machine check (installing what it may), format check, lints, then all tests (after installing the npm packages of the IdP and the
 /// MCP clients, which the end-to-end tests start), then the conformance suite. `cargo test
 /// --workspace` compiles unit and integration tests of every crate in one build, and its
 /// binaries are reused by the integration step.
 pub(crate) async fn run() -> anyhow::Result<()> {
+    machine::ensure(Task::Test)?;
     cargo("format check", &["fmt", "--all", "--", "--check"]).await?;
     cargo(
         "clippy",
@@ -27,6 +30,6 @@ pub(crate) async fn run() -> anyhow::Result<()> {
     integration::run().await?;
     // The comparison harness in its smoke mode, so it cannot rot (`cargo xtask bench` measures).
     bench::run(bench::Target::Compare, true).await?;
-    eprintln!("xtask: all checks passed");
+    say("all checks passed");
     Ok(())
 }

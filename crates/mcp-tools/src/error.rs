@@ -21,6 +21,12 @@ pub enum ToolError {
     /// The SPL guard refused the search.
     #[error("search refused: {0}")]
     Guard(#[from] GuardError),
+    /// The arguments do not fit the tool's input schema: which, and what was expected.
+    #[error("invalid arguments: {0}")]
+    Arguments(String),
+    /// What the caller asked for does not exist in Splunk, or is not visible to them.
+    #[error("{0}")]
+    NotFound(String),
     /// An argument is invalid.
     #[error("invalid argument '{what}': {reason}")]
     InvalidArgument {
@@ -52,9 +58,31 @@ impl ToolError {
         match self {
             Self::Denied(_) => Outcome::Denied,
             Self::Guard(_) => Outcome::Refused,
-            Self::InvalidArgument { .. } => Outcome::InvalidArguments,
-            Self::Credentials(_) | Self::Splunk(_) | Self::SearchTimeout { .. } => Outcome::Failed,
+            Self::InvalidArgument { .. } | Self::Arguments(_) => Outcome::InvalidArguments,
+            Self::Credentials(_)
+            | Self::Splunk(_)
+            | Self::NotFound(_)
+            | Self::SearchTimeout { .. } => Outcome::Failed,
         }
+    }
+
+    /// `error` as [`ToolError::NotFound`] saying `what` when Splunk answered 404, else as is.
+    pub(crate) fn not_found(error: splunk_client::Error, what: impl FnOnce() -> String) -> Self {
+        match error {
+            splunk_client::Error::NotFound { .. } => Self::NotFound(what()),
+            other => Self::Splunk(other),
+        }
+    }
+
+    /// Whether Splunk could not be reached or did not answer in time: the operator's
+    /// problem as much as the caller's, so the server logs it too.
+    pub fn is_splunk_unavailable(&self) -> bool {
+        matches!(
+            self,
+            Self::Splunk(
+                splunk_client::Error::Transport { .. } | splunk_client::Error::Timeout { .. }
+            )
+        )
     }
 
     /// The MCP tool result (`isError: true`) the caller sees.

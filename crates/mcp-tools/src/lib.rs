@@ -20,6 +20,7 @@
 //! );
 //! ```
 
+mod arguments;
 pub mod audit;
 pub mod config;
 pub mod credentials;

@@ -244,7 +244,10 @@ impl Session {
         let request = ApiRequest::post(Endpoint::services("auth/login"), form).idempotent();
         let answer = transport.send(&request, None).await?;
         let status = answer.status().as_u16();
-        let body = answer.bytes().await.map_err(Error::from_reqwest)?;
+        let body = answer
+            .bytes()
+            .await
+            .map_err(|e| Error::from_reqwest(e, transport.config().timeouts()))?;
         if !(200..300).contains(&status) {
             return Err(Error::from_status(status, &body));
         }

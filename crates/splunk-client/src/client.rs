@@ -107,7 +107,7 @@ impl Client {
             .await?
             .bytes()
             .await
-            .map_err(Error::from_reqwest)
+            .map_err(|e| Error::from_reqwest(e, self.transport().config().timeouts()))
     }
 
     /// Sends a request and decodes a JSON body.

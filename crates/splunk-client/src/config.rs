@@ -49,6 +49,14 @@ impl ClientConfig {
         }
     }
 
+    /// The limits a failed request is reported against.
+    pub(crate) fn timeouts(&self) -> crate::error::Timeouts {
+        crate::error::Timeouts {
+            connect: self.connect_timeout,
+            read: self.read_timeout,
+        }
+    }
+
     /// Tells `observer` of every HTTP request made by clients of this configuration (and the
     /// clients derived from them with [`crate::Client::with_credentials`]), for metrics.
     /// Configurations are equal, and share a pool, only with the same observer instance.

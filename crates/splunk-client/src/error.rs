@@ -6,6 +6,7 @@
 //! [`std::error::Error::source`], for logs.
 
 use std::fmt;
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -147,14 +148,27 @@ pub enum Error {
         messages: Vec<Message>,
     },
     /// A timeout elapsed: connecting, waiting for data, or waiting for a job to finish.
-    #[error("Splunk did not answer in time ({what})")]
+    #[error("Splunk at {endpoint} did not answer within {} ({what})", Seconds(*after))]
     Timeout {
-        /// What timed out, e.g. `request` or `job wait`.
+        /// What timed out: `connect`, `request` or `job wait`.
         what: &'static str,
+        /// `host:port` of Splunk.
+        endpoint: String,
+        /// The limit that ran out.
+        after: Duration,
     },
-    /// Splunk could not be reached or the connection broke; details in `source()`.
-    #[error("could not reach Splunk")]
-    Transport(#[source] reqwest::Error),
+    /// Splunk could not be reached or the connection broke: where, and why in plain words
+    /// (refused, name not resolved, TLS, closed); the full chain stays in `source()`.
+    #[error("could not reach Splunk at {endpoint}: {cause}")]
+    Transport {
+        /// `host:port` of Splunk.
+        endpoint: String,
+        /// Why, for a person.
+        cause: String,
+        /// What reqwest said.
+        #[source]
+        source: reqwest::Error,
+    },
     /// An answer that does not have the shape Splunk's API documents.
     #[error("unexpected answer from Splunk: {detail}")]
     Decode {
@@ -215,16 +229,33 @@ impl Error {
         }
     }
 
-    /// Maps a reqwest failure: timeouts are their own variant so callers can tell them apart.
-    pub(crate) fn from_reqwest(error: reqwest::Error) -> Self {
+    /// Maps a reqwest failure: timeouts are their own variant so callers can tell them apart;
+    /// both name where Splunk was expected (`host:port`).
+    pub(crate) fn from_reqwest(error: reqwest::Error, timeouts: Timeouts) -> Self {
+        let endpoint = error
+            .url()
+            .map_or_else(|| "its management port".to_owned(), host_port);
         if error.is_timeout() {
-            Self::Timeout { what: "request" }
+            let (what, after) = if error.is_connect() {
+                ("connect", timeouts.connect)
+            } else {
+                ("request", timeouts.read)
+            };
+            Self::Timeout {
+                what,
+                endpoint,
+                after,
+            }
         } else if error.is_decode() {
             Self::Decode {
                 detail: "the answer body could not be read".to_owned(),
             }
         } else {
-            Self::Transport(error)
+            Self::Transport {
+                endpoint,
+                cause: transport_cause(&error),
+                source: error,
+            }
         }
     }
 
@@ -238,6 +269,84 @@ impl Error {
         Self::InvalidArgument {
             what,
             reason: reason.into(),
+        }
+    }
+}
+
+/// The limits a reqwest failure is measured against.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timeouts {
+    /// Connecting.
+    pub(crate) connect: Duration,
+    /// Waiting for data.
+    pub(crate) read: Duration,
+}
+
+/// `host:port` of a URL, with the scheme's default port when none is given.
+pub(crate) fn host_port(url: &reqwest::Url) -> String {
+    let host = url.host_str().unwrap_or("?");
+    match url.port_or_known_default() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    }
+}
+
+/// Why a connection failed, in plain words, from the innermost errors reqwest wraps (hyper,
+/// the resolver, rustls, the socket). An io::Error hides the error it wraps from `source()`,
+/// so the walk goes through `get_ref` there.
+fn transport_cause(error: &reqwest::Error) -> String {
+    use std::io::ErrorKind;
+    let mut innermost = error.to_string();
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = next {
+        if let Some(tls) = current.downcast_ref::<rustls::Error>() {
+            return format!("the TLS handshake failed: {tls}");
+        }
+        let io = current.downcast_ref::<std::io::Error>();
+        match io.map(std::io::Error::kind) {
+            Some(ErrorKind::ConnectionRefused) => {
+                return "connection refused (nothing listens there: is Splunk running, and is \
+                        this its management port?)"
+                    .to_owned();
+            }
+            Some(
+                ErrorKind::ConnectionReset
+                | ErrorKind::ConnectionAborted
+                | ErrorKind::BrokenPipe
+                | ErrorKind::UnexpectedEof,
+            ) => return "the connection was closed by the other side".to_owned(),
+            Some(ErrorKind::TimedOut) => return "the connection timed out".to_owned(),
+            Some(ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable) => {
+                return "no route to the host".to_owned();
+            }
+            _ => {}
+        }
+        let text = current.to_string();
+        // hyper-util's resolver wraps getaddrinfo's failure as "dns error: ...".
+        if text.starts_with("dns error") || text.contains("failed to lookup address") {
+            return "the host name could not be resolved".to_owned();
+        }
+        innermost = text;
+        next = match io.and_then(std::io::Error::get_ref) {
+            Some(wrapped) => Some(wrapped),
+            None => current.source(),
+        };
+    }
+    innermost
+}
+
+/// A duration as a person reads it: `30 s`, `1.5 s`, `300 ms`.
+struct Seconds(Duration);
+
+impl fmt::Display for Seconds {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_millis();
+        if ms < 1000 {
+            write!(f, "{ms} ms")
+        } else if ms.is_multiple_of(1000) {
+            write!(f, "{} s", ms / 1000)
+        } else {
+            write!(f, "{:.1} s", self.0.as_secs_f64())
         }
     }
 }

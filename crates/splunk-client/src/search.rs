@@ -412,7 +412,11 @@ impl Client {
             }
             let now = tokio::time::Instant::now();
             if now >= deadline {
-                return Err(Error::Timeout { what: "job wait" });
+                return Err(Error::Timeout {
+                    what: "job wait",
+                    endpoint: self.transport().endpoint(),
+                    after: options.deadline,
+                });
             }
             tokio::time::sleep(interval.min(deadline - now)).await;
             interval = (interval + interval / 2).min(options.max_interval);
@@ -535,9 +539,10 @@ impl Client {
         let request = ApiRequest::post(Endpoint::services("search/jobs/export"), form).streaming();
         let answer = self.send(&request).await?;
         let body = answer.bytes_stream().boxed();
+        let timeouts = self.transport().config().timeouts();
         let rows = stream::try_unfold(
             (body, ExportDecoder::new(), false),
-            |(mut body, mut decoder, mut ended)| async move {
+            move |(mut body, mut decoder, mut ended)| async move {
                 loop {
                     if let Some(row) = decoder.next_row()? {
                         return Ok(Some((row, (body, decoder, ended))));
@@ -546,7 +551,9 @@ impl Client {
                         return Ok(None);
                     }
                     match body.next().await {
-                        Some(chunk) => decoder.push(&chunk.map_err(Error::from_reqwest)?),
+                        Some(chunk) => {
+                            decoder.push(&chunk.map_err(|e| Error::from_reqwest(e, timeouts))?);
+                        }
                         None => {
                             ended = true;
                             if let Some(row) = decoder.finish()? {

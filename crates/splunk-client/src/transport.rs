@@ -243,6 +243,14 @@ impl Transport {
         &self.inner.base
     }
 
+    /// `host:port` of Splunk, as errors name it.
+    pub(crate) fn endpoint(&self) -> String {
+        Url::parse(&self.inner.base).map_or_else(
+            |_| self.inner.base.clone(),
+            |url| crate::error::host_port(&url),
+        )
+    }
+
     /// The configuration this transport was built from.
     pub fn config(&self) -> &ClientConfig {
         &self.inner.config
@@ -297,7 +305,7 @@ impl Transport {
                         "retrying after a connection failure"
                     );
                 }
-                Err(error) => return Err(Error::from_reqwest(error)),
+                Err(error) => return Err(Error::from_reqwest(error, self.inner.config.timeouts())),
             }
             tokio::time::sleep(policy.backoff(retry)).await;
             retry += 1;

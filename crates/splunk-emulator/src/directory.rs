@@ -206,6 +206,14 @@ pub(crate) struct Directory {
 
 impl Directory {
     /// The test world: built-in roles, custom roles, `admin` and the SAML users to mirror.
+    ///
+    /// Splunk lists a SAML user once they have signed in, with the roles their IdP groups
+    /// mapped to at that sign-in. The seed is that record after each person of the test IdP
+    /// signed in once under the test world's mapping (`e2e_tests::GROUP_ROLES`: `analysts` →
+    /// `web_analyst`, `admins` → `admin`), so a user's record and the `current-context` of their
+    /// IdP token agree: alice (analysts) is a `web_analyst`, bob (admins) an `admin`. carol is in
+    /// no group: her IdP token maps to no role and is refused, and her record holds `user`,
+    /// given to her by name (Splunk's per-user SAML role map), so mirror mode has a record to read.
     pub(crate) fn seeded(admin_password: &str) -> Self {
         let mut admin = Role::new(
             "admin",
@@ -283,7 +291,7 @@ impl Directory {
             User::new(
                 "bob",
                 None,
-                &["security_analyst", "power"],
+                &["admin"],
                 UserType::Saml,
                 "Bob Example",
                 "bob@example.com",
@@ -395,13 +403,20 @@ mod tests {
     #[test]
     fn effective_roles_follow_imports() {
         let directory = Directory::seeded("pw");
-        let bob = directory.effective(&["security_analyst", "power"]);
-        assert!(bob.has("rtsearch") && bob.has("search") && bob.has("edit_tokens_own"));
-        assert!(bob.roles.contains("user"), "power imports user");
+        let analyst = directory.effective(&["security_analyst", "power"]);
+        assert!(analyst.has("rtsearch") && analyst.has("search") && analyst.has("edit_tokens_own"));
+        assert!(analyst.roles.contains("user"), "power imports user");
         assert_eq!(
-            bob.allowed_indexes,
+            analyst.allowed_indexes,
             vec!["*", "security", "firewall", "web"]
         );
+        let bob = &directory.users["bob"];
+        let bob = directory.effective(&bob.roles);
+        assert!(
+            bob.roles.contains("power") && bob.roles.contains("user"),
+            "admin imports power and user"
+        );
+        assert!(bob.has("edit_user") && bob.has("edit_tokens_all"));
         let admin = directory.effective(&["admin"]);
         assert!(
             directory

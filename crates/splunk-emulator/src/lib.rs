@@ -13,8 +13,10 @@
 //! ```
 //!
 //! The world it serves: user `admin` (password from the config, `changeme` by default), the SAML
-//! users `alice` (web_analyst), `bob` (security_analyst, power) and `carol` (user) to mirror,
-//! roles `admin`/`power`/`user`/`web_analyst`/`security_analyst`/`mcp_user`, the seeded indexes of
+//! users `alice` (web_analyst), `bob` (admin) and `carol` (user) to mirror, recorded as Splunk
+//! keeps them after a sign-in under the test world's group mapping (`analysts` → web_analyst,
+//! `admins` → admin; carol is in no group and holds `user` by name), roles
+//! `admin`/`power`/`user`/`web_analyst`/`security_analyst`/`mcp_user`, the seeded indexes of
 //! [`data`], five saved searches, four apps and two KV store collections (`assets`,
 //! `threat_intel`). No IdP is trusted until one is configured through
 //! `/services/authentication/providers/oauth2`.

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use super::idp::{BenchIdp, SUBJECT};
 use super::load::{Call, LOAD_CORE, Launch, LoadFigures, Server, call_once, run_wrk};
 use crate::process::{Service, built_binary, cargo, isolated_command, workspace_root};
+use crate::progress::say;
 
 /// The two MCP protocol styles measured on the protocol path.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -181,7 +182,9 @@ pub(super) async fn run(quick: bool) -> anyhow::Result<()> {
     let peers = match python_peers().await {
         Ok(peers) => Some(peers),
         Err(error) if quick => {
-            eprintln!("xtask: skipping the Python peers in --quick: {error:#}");
+            say(format_args!(
+                "skipping the Python peers in --quick: {error:#}"
+            ));
             None
         }
         Err(error) => return Err(error),
@@ -383,10 +386,10 @@ pub(super) async fn run(quick: bool) -> anyhow::Result<()> {
             .join("target")
             .join("bench-compare-quick.md");
         std::fs::write(&path, &report)?;
-        eprintln!(
-            "xtask: quick run; the table is in {} (docs/benchmarks.md is left alone)",
+        say(format_args!(
+            "quick run; the table is in {} (docs/benchmarks.md is left alone)",
             path.display()
-        );
+        ));
     } else {
         write_docs(&report)?;
     }
@@ -512,7 +515,7 @@ impl Bench<'_> {
         let peer = match peer {
             Some(Ok(running)) => Some(running.finish().await.map_err(|e| format!("{e:#}"))),
             Some(Err(error)) => {
-                eprintln!("xtask: {peer_name} could not be measured: {error}");
+                say(format_args!("{peer_name} could not be measured: {error}"));
                 Some(Err(error))
             }
             None => None,
@@ -530,11 +533,11 @@ impl Bench<'_> {
             let token = self.idp.token(&url, subject.scope)?;
             let call = call_for(subject, Protocol::Legacy, &token);
             let first_call = first_success(self.http, &url, subject, &call, &server).await?;
-            eprintln!(
-                "xtask: {label} cold start {launch}: port after {:.1} ms, first call after {:.1} ms",
+            say(format_args!(
+                "{label} cold start {launch}: port after {:.1} ms, first call after {:.1} ms",
                 ms(server.port_after),
                 ms(first_call)
-            );
+            ));
             cold_starts.push((server.port_after, first_call));
             if launch < self.plan.cold_starts {
                 server.stop().await?;
@@ -566,14 +569,14 @@ impl Bench<'_> {
     ) -> anyhow::Result<LoadFigures> {
         let label = running.subject.launch.name;
         let load = run_wrk(&running.url, call, c, duration).await?;
-        eprintln!(
-            "xtask: {label} {} c={c}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
+        say(format_args!(
+            "{label} {} c={c}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms, {} errors",
             protocol.version(),
             load.rate(),
             ms(load.p50),
             ms(load.p99),
             load.errors()
-        );
+        ));
         if self.plan.quick && (load.errors() > 0 || load.requests == 0) {
             bail!(
                 "{label} {} c={c}: {} requests, {} failed; see target/xtask-logs/bench-{label}.log",
@@ -602,10 +605,10 @@ impl Running<'_> {
                 Err(error.context(format!("{label} refused a {} call", protocol.version())))
             }
             Err(error) => {
-                eprintln!(
-                    "xtask: {label} does not answer a {} call: {error:#}",
+                say(format_args!(
+                    "{label} does not answer a {} call: {error:#}",
                     protocol.version()
-                );
+                ));
                 self.runs.push((protocol, Err(format!("{error:#}"))));
                 Ok(None)
             }
@@ -1229,6 +1232,6 @@ fn write_docs(report: &str) -> anyhow::Result<()> {
         _ => format!("# Benchmarks\n\n{generated}\n"),
     };
     std::fs::write(&path, updated).with_context(|| format!("writing {}", path.display()))?;
-    eprintln!("xtask: wrote {}", path.display());
+    say(format_args!("wrote {}", path.display()));
     Ok(())
 }

@@ -57,7 +57,7 @@ impl BenchIdp {
         let addr = listener.local_addr()?;
         let server = tokio::spawn(async move {
             if let Err(error) = axum::serve(listener, app).await {
-                eprintln!("xtask: the bench's JWKS server stopped: {error}");
+                crate::progress::say(format_args!("the bench's JWKS server stopped: {error}"));
             }
         });
         let issuer = format!("http://{addr}");

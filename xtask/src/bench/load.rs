@@ -265,7 +265,7 @@ pub(super) async fn run_wrk(
         .lines()
         .find_map(|line| line.strip_prefix("BENCH_FAILED_ANSWER "))
     {
-        eprintln!("xtask: a failed answer under load: {failed}");
+        crate::progress::say(format_args!("a failed answer under load: {failed}"));
     }
     let summary = stdout
         .lines()

@@ -27,6 +27,7 @@ use tokio::task::JoinHandle;
 
 use super::{CLIENTS_DIR, conformance_cli, splunk_mcp_command};
 use crate::process::{Service, log_dir, workspace_root};
+use crate::progress::{Phase, say};
 
 /// The npm alias of the suite release that has the `authorization` command.
 const SUITE_PACKAGE: &str = "conformance-next";
@@ -60,15 +61,15 @@ pub(crate) async fn run() -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
 
+    let phase = Phase::start("IdP", "starting node tests/idp/idp.mjs");
     let idp = Idp::spawn(IdpOptions {
         args: Vec::new(),
         log: Some(log_dir()?.join("conformance-authorization-idp.log")),
     })
     .await?;
-    eprintln!(
-        "xtask: IdP ready at {} (log: {})",
-        idp.issuer,
-        idp.log.display()
+    phase.finish(
+        "ready",
+        format_args!(" at {} (log: {})", idp.issuer, idp.log.display()),
     );
     let outcome = async {
         let server = start_proxy(&idp, &work).await?;
@@ -148,11 +149,11 @@ async fn run_with_server(
 
     let results_dir = work.join("results");
     let log_path = log_dir()?.join("conformance-authorization.log");
-    eprintln!(
-        "xtask: conformance authorization --url {issuer} (client {client_id}, callback \
-         {callback}; log: {})",
+    say(format_args!(
+        "conformance-authorization: conformance authorization --url {issuer} (client \
+         {client_id}, callback {callback}; log: {})",
         log_path.display()
-    );
+    ));
     let mut child = Command::new(node)
         .arg(cli)
         .args(["authorization", "--url", issuer, "--client-id", &client_id])

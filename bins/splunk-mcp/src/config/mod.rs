@@ -272,7 +272,8 @@ pub struct SplunkSettings {
     pub username: Option<String>,
     /// `SPLUNK_PASSWORD`.
     pub password: Option<SecretString>,
-    /// `SPLUNK_TIMEOUT` seconds (default 60): longest silence while waiting for Splunk.
+    /// `SPLUNK_TIMEOUT` seconds (default 30, below the 60 s MCP clients wait for an answer):
+    /// longest silence while waiting for Splunk.
     pub timeout: Duration,
     /// Mirror mode.
     pub mirror: MirrorSettings,

@@ -684,11 +684,7 @@ fn scope_groups(found: &Found) -> Result<ScopeRules, ConfigError> {
 
 /// `[auth.tools.<tool>]` or `[auth.tags.<tag>]` tables, each with `scopes` and `groups`;
 /// `known` lists the names a rule may have, each a `what` (tool, tag).
-fn rules(
-    found: &Found,
-    what: &str,
-    known: &[&str],
-) -> Result<BTreeMap<String, Rule>, ConfigError> {
+fn rules(found: &Found, what: &str, known: &[&str]) -> Result<BTreeMap<String, Rule>, ConfigError> {
     let Raw::Toml(toml::Value::Table(table)) = &found.raw else {
         return Err(found.error(
             "expected a table of tables",
@@ -888,7 +884,7 @@ fn resolve_splunk(r: &mut Resolver<'_>) -> Result<SplunkSettings, ConfigError> {
         ("splunk.password", "SPLUNK_PASSWORD"),
         ("splunk.password_file", "SPLUNK_PASSWORD_FILE"),
     )?;
-    let timeout = r.seconds("splunk.timeout", "SPLUNK_TIMEOUT", 60)?;
+    let timeout = r.seconds("splunk.timeout", "SPLUNK_TIMEOUT", 30)?;
     let mirror = MirrorSettings {
         prefix: r.text_or("splunk.mirror.prefix", "SPLUNK_MIRROR_PREFIX", "mcp.")?,
         baseline_roles: r.list(

@@ -102,7 +102,7 @@ fn defaults_match_the_documented_ones() {
     assert_eq!(s.splunk.credentials, CredentialsMode::Service);
     assert_eq!(s.splunk.base_url(), "https://localhost:8089");
     assert!(s.splunk.verify_ssl);
-    assert_eq!(s.splunk.timeout, Duration::from_secs(60));
+    assert_eq!(s.splunk.timeout, Duration::from_secs(30));
     assert_eq!(s.splunk.mirror.prefix, "mcp.");
     assert_eq!(s.splunk.mirror.baseline_roles, ["user"]);
     assert_eq!(s.splunk.mirror.denied_roles, ["admin", "sc_admin"]);

@@ -6,6 +6,7 @@
 
 mod config;
 mod doctor;
+mod errors;
 mod http_auth;
 mod mirror;
 mod passthrough;

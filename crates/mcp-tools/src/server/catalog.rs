@@ -174,7 +174,7 @@ outputlookup, sendemail, ...) is refused. The time range defaults to the saved s
                 .dispatch_saved_search(&ns, &args.name, range.as_ref())
                 .await?;
             let label = format!("saved search '{}'", args.name);
-            self.collect_job(&mut call, &client, sid, &label, requested)
+            self.collect_job(&mut call, &client, sid, &label, requested, &[])
                 .await
         }
         .await;

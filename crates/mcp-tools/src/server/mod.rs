@@ -7,10 +7,12 @@ use std::time::Instant;
 use auth_core::{AuthContext, Decision};
 use chrono::Utc;
 use rmcp::handler::server::router::tool::ToolRouter;
+use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CacheScope, CallToolResult, ContentBlock, Extensions, Implementation, ListToolsResult,
-    PaginatedRequestParams, ProtocolVersion, ServerCapabilities, ServerConfig, Tool,
+    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Extensions,
+    Implementation, ListToolsResult, PaginatedRequestParams, ProtocolVersion, ServerCapabilities,
+    ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
@@ -173,10 +175,15 @@ impl SplunkTools {
     /// Refuses the call unless the caller passes the tool's policy. Without a caller (an
     /// unauthenticated transport) there is nothing to check: such transports are local only.
     fn authorize(&self, call: &Call) -> Result<(), ToolError> {
-        let Some(caller) = &call.caller else {
+        self.check_policy(call.tool, call.caller.as_ref())
+    }
+
+    /// Whether `caller` may call `tool` (anyone may on an unauthenticated transport).
+    fn check_policy(&self, tool: &str, caller: Option<&AuthContext>) -> Result<(), ToolError> {
+        let Some(caller) = caller else {
             return Ok(());
         };
-        match self.shared.registry.evaluate(call.tool, caller) {
+        match self.shared.registry.evaluate(tool, caller) {
             Decision::Allow => Ok(()),
             Decision::Deny(denial) => Err(ToolError::Denied(
                 self.shared.registry.refusal_reason(&denial),
@@ -196,6 +203,30 @@ impl SplunkTools {
             let _ = call.splunk_user.set(user);
         }
         Ok(resolved.client)
+    }
+
+    /// A call refused before its tool runs: by the policy, or because its arguments do not
+    /// fit the tool's schema (told in plain words). Audited like any other call; `None` lets
+    /// the call through.
+    fn refuse_before_dispatch(
+        &self,
+        request: &CallToolRequestParams,
+        extensions: &Extensions,
+    ) -> Option<CallToolResult> {
+        let spec = crate::registry::spec(&request.name)?;
+        let tool = Self::router().get(spec.name)?;
+        let caller = caller_in(extensions).or_else(|| self.caller.clone());
+        let empty = serde_json::Map::new();
+        let args = request.arguments.as_ref().unwrap_or(&empty);
+        let refusal = match self.check_policy(spec.name, caller.as_ref()) {
+            Err(denied) => denied,
+            Ok(()) => match crate::arguments::check(&tool.input_schema, args) {
+                Err(problems) => ToolError::Arguments(format!("{}: {problems}", spec.name)),
+                Ok(()) => return None,
+            },
+        };
+        let call = self.start(spec.name, args, extensions);
+        call.finish(Err(refusal)).ok()
     }
 
     fn time_range(
@@ -256,7 +287,11 @@ impl Call {
             Err(e) => e.outcome(),
         };
         if let Err(e) = &result {
-            tracing::debug!(tool = self.tool, error = ?e, "tool call failed");
+            if e.is_splunk_unavailable() {
+                tracing::warn!(tool = self.tool, error = %e, "Splunk is unavailable");
+            } else {
+                tracing::debug!(tool = self.tool, error = ?e, "tool call failed");
+            }
         }
         let event = AuditEvent {
             time: self.time,
@@ -464,7 +499,15 @@ earliest and latest event time, data type, retention.",
         let call = self.start("splunk_get_index", &args, &extensions);
         let result = async {
             let client = self.client(&call).await?;
-            let index = client.get_index(&args.name).await?;
+            let index = client.get_index(&args.name).await.map_err(|e| {
+                ToolError::not_found(e, || {
+                    format!(
+                        "no index named `{}` is visible to you (it does not exist, or your Splunk \
+                         roles do not allow it); splunk_list_indexes lists those you can see",
+                        args.name
+                    )
+                })
+            })?;
             let structured = index_json(&index);
             let text = serde_json::to_string_pretty(&structured).unwrap_or_default();
             Ok(answer(text, structured))
@@ -657,13 +700,21 @@ impl SplunkTools {
         let sid = client
             .create_job(checked.text(), &SearchParams::with_time_range(range))
             .await?;
-        self.collect_job(call, &client, sid, checked.text(), requested)
-            .await
+        self.collect_job(
+            call,
+            &client,
+            sid,
+            checked.text(),
+            requested,
+            checked.indexes(),
+        )
+        .await
     }
 
     /// Waits for job `sid` (cancelling it past the timeout) and answers with its first rows,
     /// cut to the row and byte limits with a note saying so. `label` names the search in the
-    /// answer; `requested` is the caller's row limit before the server's cap.
+    /// answer; `requested` is the caller's row limit before the server's cap. When nothing is
+    /// found, a note names those of `named_indexes` the caller cannot see.
     async fn collect_job(
         &self,
         call: &mut Call,
@@ -671,6 +722,7 @@ impl SplunkTools {
         sid: Sid,
         label: &str,
         requested: u64,
+        named_indexes: &[String],
     ) -> Result<CallToolResult, ToolError> {
         let config = &self.shared.config;
         let limit = requested.min(config.max_results_cap);
@@ -722,6 +774,11 @@ Select fewer fields (| table a b c) or aggregate.",
             ));
         }
         let truncated = !notes.is_empty();
+        if total == 0
+            && let Some(note) = invisible_indexes_note(client, named_indexes).await
+        {
+            notes.push(note);
+        }
         let mut text = format!("{} row(s) from {label} (sid {sid}).\n", rows.len());
         push_rows_and_notes(&mut text, &rows, &notes);
         let structured = json!({
@@ -735,6 +792,48 @@ Select fewer fields (| table a b c) or aggregate.",
             "notes": notes,
         });
         Ok(answer(text, structured))
+    }
+}
+
+/// For a search that found nothing: which of the indexes it names the caller cannot see
+/// (Splunk searches only the indexes a user's roles allow, silently). `None` when all are
+/// visible, or when the list of visible indexes cannot be had.
+async fn invisible_indexes_note(client: &Client, named: &[String]) -> Option<String> {
+    if named.is_empty() {
+        return None;
+    }
+    let visible = match client.list_indexes(&ListOptions::all()).await {
+        Ok(page) => page.items,
+        Err(e) => {
+            tracing::debug!(error = %e, "could not list the caller's indexes for an empty search");
+            return None;
+        }
+    };
+    let hidden: Vec<&str> = named
+        .iter()
+        .filter(|name| {
+            !visible
+                .iter()
+                .any(|index| index.name.eq_ignore_ascii_case(name))
+        })
+        .map(String::as_str)
+        .collect();
+    match hidden.as_slice() {
+        [] => None,
+        [one] => Some(format!(
+            "No results, and index `{one}` is not visible to you: it does not exist, or your \
+             Splunk roles do not allow searching it. splunk_list_indexes lists the indexes you \
+             can search."
+        )),
+        many => Some(format!(
+            "No results, and these indexes are not visible to you: {}. They do not exist, or \
+             your Splunk roles do not allow searching them. splunk_list_indexes lists the \
+             indexes you can search.",
+            many.iter()
+                .map(|name| format!("`{name}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
     }
 }
 
@@ -787,10 +886,22 @@ fn index_json(index: &splunk_client::Index) -> Value {
     })
 }
 
-// `#[tool_handler]` writes `call_tool` and `get_tool`; it leaves out `list_tools`, written
-// here, because the list depends on the caller.
+// `#[tool_handler]` writes `get_tool`; `list_tools` is written here because the list depends
+// on the caller, and `call_tool` because a call is checked before its tool runs.
 #[tool_handler(router = Self::router())]
 impl ServerHandler for SplunkTools {
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        if let Some(refused) = self.refuse_before_dispatch(&request, &context.extensions) {
+            return Ok(refused.into());
+        }
+        let call = ToolCallContext::new(self, request, context);
+        Self::router().call(call).await
+    }
+
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,

@@ -271,6 +271,7 @@ pub struct GuardedSpl {
     text: String,
     commands: Vec<String>,
     macros: Vec<String>,
+    indexes: Vec<String>,
 }
 
 impl GuardedSpl {
@@ -293,6 +294,12 @@ impl GuardedSpl {
     /// The macros found (by name, without arguments), each once, in order of first appearance.
     pub fn macros(&self) -> &[String] {
         &self.macros
+    }
+
+    /// The indexes named by `index=<name>` terms of `search` commands (not wildcards), each
+    /// once, in order of first appearance: what a search that finds nothing may be explained by.
+    pub fn indexes(&self) -> &[String] {
+        &self.indexes
     }
 }
 
@@ -354,6 +361,7 @@ impl SplGuard {
             text,
             commands: findings.commands,
             macros: findings.macros,
+            indexes: findings.indexes,
         })
     }
 
@@ -487,6 +495,21 @@ impl SplGuard {
                             location: here,
                         });
                     }
+                    if frame.in_search
+                        && word.eq_ignore_ascii_case("index")
+                        && next.is_some_and(|n| n.kind == TokenKind::Equals)
+                    {
+                        let name = match tokens.get(index + 2).map(|t| &t.kind) {
+                            Some(TokenKind::Word(name)) => Some((*name).to_owned()),
+                            Some(TokenKind::Quoted(name)) => Some(name.clone()),
+                            _ => None,
+                        };
+                        if let Some(name) = name.filter(|n| !n.is_empty() && !n.contains('*'))
+                            && !findings.indexes.contains(&name)
+                        {
+                            findings.indexes.push(name);
+                        }
+                    }
                     frame.map_step(&token.kind);
                 }
                 (kind, Expect::Arguments) => {
@@ -591,6 +614,7 @@ impl SplGuard {
 struct Findings {
     commands: Vec<String>,
     macros: Vec<String>,
+    indexes: Vec<String>,
     pipes: usize,
 }
 
@@ -631,6 +655,8 @@ struct Frame {
     map_has_search: bool,
     /// Whether a macro appeared in the current command.
     after_macro: bool,
+    /// Whether the current command is `search`.
+    in_search: bool,
 }
 
 impl Frame {
@@ -641,6 +667,7 @@ impl Frame {
             map: None,
             map_has_search: false,
             after_macro: false,
+            in_search: false,
         }
     }
 
@@ -649,6 +676,7 @@ impl Frame {
         self.map = (name == Some("map")).then_some(MapStep::Idle);
         self.map_has_search = false;
         self.after_macro = false;
+        self.in_search = name == Some("search");
     }
 
     /// Ends the current command; a `map` that never got `search="..."` is refused.

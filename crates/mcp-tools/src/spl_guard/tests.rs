@@ -688,3 +688,27 @@ fn never_panics_on_generated_input() {
         }
     }
 }
+
+#[test]
+fn the_indexes_a_search_names_are_found() {
+    let guard = SplGuard::new(GuardConfig::default());
+    let cases: &[(&str, &[&str])] = &[
+        ("index=web status=500", &["web"]),
+        (
+            "INDEX=\"security\" OR index=web | stats count",
+            &["security", "web"],
+        ),
+        ("index=web* | stats count", &[]),
+        (
+            "index=main [search index=firewall | fields src]",
+            &["main", "firewall"],
+        ),
+        // Not a search term: an eval assignment names no index to read.
+        ("| makeresults | eval index=\"web\"", &[]),
+        ("index=web index=web", &["web"]),
+    ];
+    for (spl, expected) in cases {
+        let checked = guard.check(spl).unwrap_or_else(|e| panic!("{spl}: {e}"));
+        assert_eq!(checked.indexes(), *expected, "{spl}");
+    }
+}

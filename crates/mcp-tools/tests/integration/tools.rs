@@ -196,7 +196,11 @@ async fn catalog_tools_answer() {
     assert_eq!(index.structured_content.unwrap()["name"], "web");
     let missing = call(&client, "splunk_get_index", json!({"name": "nope"})).await;
     assert_eq!(missing.is_error, Some(true));
-    assert!(text(&missing).contains("not found"), "{}", text(&missing));
+    assert!(
+        text(&missing).starts_with("no index named `nope` is visible to you"),
+        "{}",
+        text(&missing)
+    );
 
     let meta = call(
         &client,

@@ -15,10 +15,7 @@ async fn users_are_listed_and_fetched() {
     let (status, body) = world.get("/services/authentication/users/bob", &[]).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["entry"][0]["content"]["type"], "SAML");
-    assert_eq!(
-        body["entry"][0]["content"]["roles"],
-        json!(["security_analyst", "power"])
-    );
+    assert_eq!(body["entry"][0]["content"]["roles"], json!(["admin"]));
     let (status, body) = world
         .get("/services/authentication/users/mcp.nobody", &[])
         .await;

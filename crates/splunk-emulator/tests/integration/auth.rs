@@ -729,6 +729,52 @@ async fn group_mapping_changes_what_an_idp_user_sees() {
     );
 }
 
+/// The test world's mapping (`e2e_tests::GROUP_ROLES`) gives each seeded IdP user the roles of
+/// their Splunk record: the users endpoint and the `current-context` of their IdP token agree.
+#[tokio::test]
+async fn seeded_users_hold_the_roles_their_idp_groups_map_to() {
+    let world = helpers::start().await;
+    let idp = Idp::start().await;
+    configure_idp(&world, &idp).await;
+    let (status, body) = world
+        .post(
+            "/services/admin/oauth2-groups",
+            &[("name", "admins"), ("config", "okta"), ("roles", "admin")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    let (status, users) = world.get("/services/authentication/users", &[]).await;
+    assert_eq!(status, StatusCode::OK, "{users}");
+    for (user, group, roles) in [
+        ("alice", "analysts", "web_analyst"),
+        ("bob", "admins", "admin"),
+    ] {
+        let record = users["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == user)
+            .unwrap_or_else(|| panic!("{user} is listed: {users}"));
+        let record = &record["content"];
+        let token = Cred::Bearer(idp.sign(idp.claims(user, &[group])));
+        let (status, body) = world
+            .call(
+                Method::GET,
+                "/services/authentication/current-context",
+                &token,
+                &[],
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{user}: {body}");
+        let context = &body["entry"][0]["content"];
+        assert_eq!(context["username"], user);
+        assert_eq!(context["roles"], json!([roles]), "{user}'s token");
+        assert_eq!(record["roles"], context["roles"], "{user}'s record");
+        assert_eq!(record["capabilities"], context["capabilities"], "{user}");
+    }
+}
+
 #[tokio::test]
 async fn oauth2_provider_and_group_endpoints() {
     let world = helpers::start().await;

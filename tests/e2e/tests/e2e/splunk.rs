@@ -1,8 +1,9 @@
-//! IdP tokens at the Splunk emulator: who the bearer is, which indexes their role reaches, and
-//! which tokens are refused (no mapped group, wrong audience).
+//! IdP tokens at the Splunk emulator: who the bearer is (and that their Splunk user record
+//! agrees), which indexes their role reaches, and which tokens are refused (no mapped group,
+//! wrong audience).
 
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use e2e_tests::{CONFIDENTIAL, Idp, MCP_RESOURCE, SignIn, World, jwt_claims};
 
@@ -29,6 +30,7 @@ async fn alice_and_bob_search_as_themselves_with_their_roles() {
     assert_eq!(context["username"], "alice");
     assert_eq!(context["roles"], json!(["web_analyst"]));
     assert_eq!(context["email"], "alice@example.com");
+    assert_eq!(record_roles(&world, "alice").await, context["roles"]);
     assert_eq!(world.indexes_seen(token).await, ["main", "web"]);
 
     // bob signs in through the confidential client, as the proxy would.
@@ -47,6 +49,11 @@ async fn alice_and_bob_search_as_themselves_with_their_roles() {
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["entry"][0]["content"]["username"], "bob");
     assert_eq!(body["entry"][0]["content"]["roles"], json!(["admin"]));
+    assert_eq!(
+        record_roles(&world, "bob").await,
+        body["entry"][0]["content"]["roles"],
+        "bob's Splunk record agrees with his IdP groups"
+    );
     let indexes = world.indexes_seen(token).await;
     for index in ["firewall", "main", "security", "web"] {
         assert!(
@@ -54,6 +61,24 @@ async fn alice_and_bob_search_as_themselves_with_their_roles() {
             "bob sees {index}: {indexes:?}"
         );
     }
+}
+
+/// The roles of `user`'s record at `/services/authentication/users`, read as the admin.
+async fn record_roles(world: &World, user: &str) -> Value {
+    let response = world
+        .http
+        .get(format!(
+            "{}/services/authentication/users/{user}",
+            world.splunk.url()
+        ))
+        .query(&[("output_mode", "json")])
+        .basic_auth("admin", Some("changeme"))
+        .send()
+        .await
+        .expect("users request");
+    assert_eq!(response.status(), StatusCode::OK, "{user}'s record");
+    let body: Value = response.json().await.expect("emulator JSON");
+    body["entry"][0]["content"]["roles"].clone()
 }
 
 #[tokio::test]
