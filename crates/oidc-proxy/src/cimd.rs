@@ -15,7 +15,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use url::{Host, Url};
@@ -48,6 +48,9 @@ pub struct CimdConfig {
     pub max_ttl: Duration,
     /// Cache time when the response has no `Cache-Control: max-age`.
     pub default_ttl: Duration,
+    /// How long a document that could not be fetched or used is not fetched again (in this
+    /// process): a broken or hostile client id cannot make the server fetch at every request.
+    pub failure_ttl: Duration,
     /// Rules the document's redirect URIs must pass (the same as for dynamic registration).
     pub redirect_policy: RedirectPolicy,
 }
@@ -63,6 +66,7 @@ impl Default for CimdConfig {
             min_ttl: Duration::from_secs(60),
             max_ttl: Duration::from_secs(24 * 3600),
             default_ttl: Duration::from_secs(300),
+            failure_ttl: Duration::from_secs(30),
             redirect_policy: RedirectPolicy::new(),
         }
     }
@@ -249,13 +253,39 @@ pub enum CimdError {
     /// The client registry (store) failed; details are logged, not shown.
     #[error("the client registry is unavailable; try again later")]
     Store,
+    /// The document failed a moment ago and is not fetched again yet.
+    #[error("{reason} (it failed {} s ago; it is fetched again {} s after a failure)", .ago.as_secs(), .retry_after.as_secs())]
+    RecentlyFailed {
+        /// Why it failed.
+        reason: String,
+        /// How long ago.
+        ago: Duration,
+        /// How long failures are remembered.
+        retry_after: Duration,
+    },
 }
+
+impl CimdError {
+    /// Whether the failure is the document's (or its host's), worth remembering: not a
+    /// malformed client id (nothing was fetched) nor the store's trouble.
+    fn is_the_documents(&self) -> bool {
+        !matches!(
+            self,
+            Self::InvalidClientId { .. } | Self::Store | Self::RecentlyFailed { .. }
+        )
+    }
+}
+
+/// How many failed client ids are remembered at once (oldest forgotten first).
+const FAILURES_REMEMBERED: usize = 1024;
 
 /// Resolves URL client ids to [`ClientRecord`]s: from the store's cache, else by fetching.
 #[derive(Clone)]
 pub struct CimdResolver {
     store: Arc<dyn Store>,
     config: Arc<CimdConfig>,
+    /// Client id → when its document last failed, and why.
+    failures: Arc<quick_cache::sync::Cache<String, (Instant, String)>>,
 }
 
 impl std::fmt::Debug for CimdResolver {
@@ -288,6 +318,7 @@ impl CimdResolver {
         Self {
             store,
             config: Arc::new(config),
+            failures: Arc::new(quick_cache::sync::Cache::new(FAILURES_REMEMBERED)),
         }
     }
 
@@ -312,7 +343,27 @@ impl CimdResolver {
                 return Err(CimdError::Store);
             }
         }
-        let (record, ttl) = self.fetch(client_id, url).await?;
+        if let Some((at, reason)) = self.failures.get(client_id) {
+            let ago = at.elapsed();
+            if ago < self.config.failure_ttl {
+                return Err(CimdError::RecentlyFailed {
+                    reason,
+                    ago,
+                    retry_after: self.config.failure_ttl,
+                });
+            }
+            self.failures.remove(client_id);
+        }
+        let (record, ttl) = match self.fetch(client_id, url).await {
+            Ok(fetched) => fetched,
+            Err(e) => {
+                if e.is_the_documents() && !self.config.failure_ttl.is_zero() {
+                    self.failures
+                        .insert(client_id.to_owned(), (Instant::now(), e.to_string()));
+                }
+                return Err(e);
+            }
+        };
         if let Some(ttl) = ttl
             && let Err(e) = self.store.put_client(&record, Some(ttl)).await
         {

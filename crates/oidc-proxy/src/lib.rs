@@ -30,8 +30,8 @@ pub use error::StoreError;
 pub use metadata::{AuthorizationServerMetadata, MetadataError};
 pub use records::{
     AuthorizationCode, AuthorizationTransaction, ClientRecord, ClientSource, ConsentRecord,
-    KeyState, RedeemOutcome, RefreshFamily, RefreshGrant, RotateOutcome, Secret, SigningKeyRecord,
-    TokenHash, UpstreamRequest, UpstreamTokenSet,
+    KeyState, RedeemOutcome, RefreshAnswer, RefreshFamily, RefreshGrant, RotateOutcome, Secret,
+    SigningKeyRecord, TokenHash, UpstreamRequest, UpstreamTokenSet,
 };
 pub use redirect::{
     ApplicationType, RedirectError, RedirectPattern, RedirectPolicy, redirect_uri_matches,

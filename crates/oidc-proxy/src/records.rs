@@ -314,6 +314,23 @@ pub struct UpstreamTokenSet {
     pub groups: Option<Vec<String>>,
 }
 
+/// What one rotation of a refresh token answered, kept (sealed) for the reuse grace window
+/// under the presented token's hash, so that the same token presented again, or at the same
+/// moment, gets the same successor tokens: one chain, whoever asks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefreshAnswer {
+    /// The grant (refresh family) the tokens belong to.
+    pub family_id: String,
+    /// Our access token. Never log it.
+    pub access_token: Secret,
+    /// Its `exp`, Unix seconds.
+    pub expires_at: u64,
+    /// The successor refresh token. Never log it.
+    pub refresh_token: Secret,
+    /// The scope granted, space-separated.
+    pub scope: String,
+}
+
 /// Where a signing key is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -256,6 +256,7 @@ fn proxy_config(settings: &Settings, policy: &ToolRegistry) -> ProxyConfig {
     config.access_token_ttl = proxy.access_token_ttl;
     config.refresh_token_ttl = proxy.refresh_token_ttl;
     config.consent_remember = proxy.consent_remember;
+    config.refresh_reuse_grace = proxy.refresh_reuse_grace;
     let policy = RedirectPolicy::new().with_allow_list(
         proxy
             .redirect_allowlist

@@ -225,6 +225,10 @@ pub struct ProxySettings {
     /// `MCP_PROXY_CONSENT_REMEMBER` (default 30d; 0 asks every time): how long a browser's
     /// consent to a client is remembered.
     pub consent_remember: Duration,
+    /// `MCP_PROXY_REFRESH_REUSE_GRACE` (default 30 s; 0 turns it off): how long a rotated
+    /// refresh token presented again gets the same successor tokens instead of revoking the
+    /// grant as reused.
+    pub refresh_reuse_grace: Duration,
     /// `MCP_PROXY_ALLOW_CIMD` (default true): accept https URL client ids (client ID metadata
     /// documents).
     pub allow_cimd: bool,

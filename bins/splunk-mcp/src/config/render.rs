@@ -216,6 +216,7 @@ pub(super) fn render(settings: &Settings) -> String {
     out.display("access_token_ttl", proxy.access_token_ttl.as_secs());
     out.display("refresh_token_ttl", proxy.refresh_token_ttl.as_secs());
     out.display("consent_remember", proxy.consent_remember.as_secs());
+    out.display("refresh_reuse_grace", proxy.refresh_reuse_grace.as_secs());
     out.display("allow_cimd", proxy.allow_cimd);
     out.display("cimd_allow_loopback", proxy.cimd_allow_loopback);
     out.list("redirect_allowlist", &proxy.redirect_allowlist);

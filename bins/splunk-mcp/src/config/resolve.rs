@@ -601,6 +601,12 @@ fn resolve_proxy(r: &mut Resolver<'_>) -> Result<ProxySettings, ConfigError> {
         (0, 365 * DAY),
         30 * DAY,
     )?;
+    let refresh_reuse_grace = r.duration(
+        "auth.proxy.refresh_reuse_grace",
+        "MCP_PROXY_REFRESH_REUSE_GRACE",
+        (0, 3600),
+        30,
+    )?;
     let allow_cimd = r.boolean("auth.proxy.allow_cimd", "MCP_PROXY_ALLOW_CIMD", None, true)?;
     let cimd_allow_loopback = r.boolean(
         "auth.proxy.cimd_allow_loopback",
@@ -620,6 +626,7 @@ fn resolve_proxy(r: &mut Resolver<'_>) -> Result<ProxySettings, ConfigError> {
         access_token_ttl,
         refresh_token_ttl,
         consent_remember,
+        refresh_reuse_grace,
         allow_cimd,
         cimd_allow_loopback,
         redirect_allowlist,

@@ -136,7 +136,12 @@ fn assert_not_logged(server: &Server, tokens: &[&str]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_typescript_sdk_signs_in_through_the_proxy_and_splunk_sees_each_users_idp_token() {
-    let (world, server) = proxy_world("proxy-flow-sdk", &[]).await;
+    // No reuse grace: the first replay of a rotated-out refresh token is reuse.
+    let (world, server) = proxy_world(
+        "proxy-flow-sdk",
+        &[("MCP_PROXY_REFRESH_REUSE_GRACE", "0".to_owned())],
+    )
+    .await;
     let base = server.base_url.as_str();
     let spl = count_by_index().to_string();
     let tokens_file = temp_path("alice-tokens", "json");

@@ -1,9 +1,11 @@
 //! Proxy mode's state lives in its store, not in a process: two replicas behind one public URL
-//! share a Redis (a sign-in may hop between them at every step; refresh-token reuse is caught
-//! whichever replica sees it), and one process on the embedded redb store keeps clients,
+//! share a Redis (a sign-in may hop between them at every step; a refresh token presented again
+//! within the reuse grace gets the same answer, and after it reuse is caught, whichever replica
+//! sees it), and one process on the embedded redb store keeps clients,
 //! grants and signing keys through a `kill -9`.
 
 use std::os::unix::process::ExitStatusExt;
+use std::time::Duration;
 
 use e2e_tests::{Browser, World, jwt_claims};
 use reqwest::StatusCode;
@@ -15,6 +17,9 @@ use crate::proxy_steps::{
 };
 use crate::support::{call, connect, proxy_env, proxy_store_path, text, wait_for_audit};
 
+/// The refresh-token reuse grace of the replicas: short, so the tests see both sides of it.
+const REUSE_GRACE: Duration = Duration::from_secs(2);
+
 /// The environment of a replica whose public URL is `public_url` (the balancer's), stateless
 /// on `/mcp` as load-balanced replicas run.
 fn replica_env(world: &World, store: &str, public_url: &str) -> Vec<(&'static str, String)> {
@@ -22,6 +27,10 @@ fn replica_env(world: &World, store: &str, public_url: &str) -> Vec<(&'static st
     env.extend([
         ("MCP_BASE_URL", public_url.to_owned()),
         ("MCP_STATELESS", "true".to_owned()),
+        (
+            "MCP_PROXY_REFRESH_REUSE_GRACE",
+            REUSE_GRACE.as_secs().to_string(),
+        ),
     ]);
     env
 }
@@ -115,18 +124,38 @@ async fn proxy_replicas_share_sign_in_tokens_and_reuse_detection_through_redis()
     assert_eq!(whoami_events(&a.log_text()), 0, "the call was served by B");
     assert_eq!(lb.connections()[to_a], before_on_a, "nothing went to A");
 
-    // Refresh on A rotates the token.
-    lb.route_to(to_a);
-    let (access_2, refresh_2) = refresh(&http, &lb.url, &client_id, &refresh_1)
-        .await
-        .tokens();
+    // Two processes of the client refresh with the same token at the same moment, one through
+    // each replica: one rotation, and both get its answer.
+    let (on_a, on_b) = tokio::join!(
+        refresh(&http, &a.base_url, &client_id, &refresh_1),
+        refresh(&http, &b.base_url, &client_id, &refresh_1),
+    );
+    let (access_2, refresh_2) = on_a.tokens();
+    assert_eq!(
+        on_b.tokens(),
+        (access_2.clone(), refresh_2.clone()),
+        "concurrent refreshes on A and B are one rotation"
+    );
     assert!(refresh_2 != refresh_1, "the refresh token rotates");
     assert_accepted(&http, &lb.mcp_url(), &access_2, "the refreshed token on A").await;
     lb.route_to(to_b);
     assert_accepted(&http, &lb.mcp_url(), &access_2, "the refreshed token on B").await;
 
-    // The rotated-out token replayed on B: refused, and the whole grant is revoked.
+    // The rotated-out token presented on B within the grace (a second process of the client):
+    // the answer A gave, kept in the shared store. One chain, whichever replica answers.
     lb.route_to(to_b);
+    let again = refresh(&http, &lb.url, &client_id, &refresh_1)
+        .await
+        .tokens();
+    assert_eq!(
+        again,
+        (access_2.clone(), refresh_2.clone()),
+        "B answers what A answered"
+    );
+
+    // Past the grace, the rotated-out token replayed on B: refused, and the whole grant is
+    // revoked.
+    tokio::time::sleep(REUSE_GRACE + Duration::from_millis(300)).await;
     let replay = refresh(&http, &lb.url, &client_id, &refresh_1).await;
     assert_eq!(replay.status, StatusCode::BAD_REQUEST, "{}", replay.error());
     assert_eq!(replay.body["error"], "invalid_grant", "{}", replay.error());
@@ -213,10 +242,19 @@ async fn proxy_restart_after_sigkill_keeps_clients_grants_and_signing_keys() {
         unknown.status()
     );
 
-    // The refresh token still refreshes, and once only.
-    let (access_2, _refresh_2) = refresh(&http, &lb.url, &client_id, &refresh_1)
+    // The refresh token still refreshes, and once only: within the grace it gives the same
+    // answer again, after it the replay is reuse.
+    let (access_2, refresh_2) = refresh(&http, &lb.url, &client_id, &refresh_1)
         .await
         .tokens();
+    assert_eq!(
+        refresh(&http, &lb.url, &client_id, &refresh_1)
+            .await
+            .tokens(),
+        (access_2.clone(), refresh_2),
+        "the same answer within the grace"
+    );
+    tokio::time::sleep(REUSE_GRACE + Duration::from_millis(300)).await;
     assert_accepted(
         &http,
         &lb.mcp_url(),

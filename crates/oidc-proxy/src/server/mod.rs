@@ -87,6 +87,10 @@ pub struct ProxyConfig {
     /// Who may hold which scope: a grant carries only the requested scopes the signed-in
     /// user's groups allow, decided at sign-in and again at every refresh.
     pub scope_rules: Arc<ScopeRules>,
+    /// How long a rotated refresh token still gets the same successor tokens (presented
+    /// again, or at the same moment by another process of the client); past it, presenting it
+    /// is reuse and revokes the grant. Zero turns the grace off.
+    pub refresh_reuse_grace: Duration,
 }
 
 impl std::fmt::Debug for ProxyConfig {
@@ -99,6 +103,7 @@ impl std::fmt::Debug for ProxyConfig {
             .field("refresh_token_ttl", &self.refresh_token_ttl)
             .field("cimd", &self.cimd.is_some())
             .field("scope_rules", &self.scope_rules.to_string())
+            .field("refresh_reuse_grace", &self.refresh_reuse_grace)
             .finish_non_exhaustive()
     }
 }
@@ -130,6 +135,7 @@ impl ProxyConfig {
             cimd: Some(cimd),
             upstream_refresh_margin: Duration::from_secs(30),
             scope_rules: Arc::new(ScopeRules::new()),
+            refresh_reuse_grace: Duration::from_secs(30),
         }
     }
 }

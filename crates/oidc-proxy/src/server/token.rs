@@ -8,6 +8,7 @@
 //! revoked and answered `invalid_grant`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -16,8 +17,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::records::{
-    AuthorizationCode, ClientRecord, RedeemOutcome, RefreshGrant, RotateOutcome, TokenHash,
-    now_millis,
+    AuthorizationCode, ClientRecord, RedeemOutcome, RefreshAnswer, RefreshGrant, RotateOutcome,
+    Secret, TokenHash, now_millis,
 };
 use crate::tokens::{AccessTokenRequest, IssuedToken};
 use crate::upstream::{pkce_challenge, random_token};
@@ -83,10 +84,15 @@ async fn authorization_code(
                 grant = %grant_id,
                 "authorization code used twice: revoking the grant it issued"
             );
-            server.revoke_grant(&grant_id).await.map_err(server_error)?;
-            return Err(OAuthFailure::InvalidGrant(
-                "the authorization code was already used; the tokens it gave are revoked",
-            ));
+            let revoked = server.revoke_grant(&grant_id).await.map_err(server_error)?;
+            // A first use that failed (wrong verifier, another client) spent the code but
+            // issued nothing: say so rather than claim tokens were revoked.
+            return Err(OAuthFailure::InvalidGrant(if revoked {
+                "the authorization code was already used; the tokens it gave are revoked"
+            } else {
+                "the authorization code was already spent by an earlier, refused attempt; \
+                 start the sign-in again"
+            }));
         }
         _ => {
             return Err(OAuthFailure::InvalidGrant(
@@ -211,10 +217,92 @@ async fn refresh_token(
 ) -> Result<Response, OAuthFailure> {
     require_grant_type(client, "refresh_token")?;
     let presented = params.require("refresh_token")?;
-    let invalid = OAuthFailure::InvalidGrant("the refresh token is invalid or expired");
     let Some(family_id) = refresh_family_id(presented) else {
-        return Err(invalid);
+        return Err(OAuthFailure::InvalidGrant(
+            "the refresh token is invalid or expired",
+        ));
     };
+    let grace = server.config.refresh_reuse_grace;
+    if grace.is_zero() {
+        return rotate(server, client, params, presented, family_id).await;
+    }
+    // With a reuse grace, one rotation per refresh token: whoever claims it rotates and
+    // keeps the answer; the same token presented meanwhile, or again within the window,
+    // gets that answer. Clients that refresh from several processes at once stay signed in.
+    let hash = TokenHash::of(presented);
+    let deadline = tokio::time::Instant::now() + REFRESH_WAIT;
+    loop {
+        if let Some(answer) = kept_answer(server, client, &hash, family_id).await? {
+            return Ok(answer_response(&answer));
+        }
+        if server
+            .store
+            .claim_refresh(&hash, REFRESH_CLAIM_TTL)
+            .await
+            .map_err(server_error)?
+        {
+            let result = rotate(server, client, params, presented, family_id).await;
+            // Given up after the answer is kept (or on failure, so a retry may rotate).
+            if let Err(e) = server.store.release_refresh(&hash).await {
+                tracing::warn!(error = %e, "releasing a refresh claim failed; it expires by itself");
+            }
+            return result;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(OAuthFailure::Unavailable(
+                "another refresh with this token is still in progress; try again".to_owned(),
+            ));
+        }
+        tokio::time::sleep(REFRESH_POLL).await;
+    }
+}
+
+/// The answer kept for the refresh token `hash` of `family_id`, if its window is open and
+/// the grant still lives; answered only to the client it was issued to.
+async fn kept_answer(
+    server: &AuthorizationServer,
+    client: &ClientRecord,
+    hash: &TokenHash,
+    family_id: &str,
+) -> Result<Option<RefreshAnswer>, OAuthFailure> {
+    let Some(answer) = server
+        .store
+        .get_refresh_answer(hash)
+        .await
+        .map_err(server_error)?
+        .filter(|answer| answer.family_id == family_id)
+    else {
+        return Ok(None);
+    };
+    match server
+        .store
+        .get_refresh_family(family_id)
+        .await
+        .map_err(server_error)?
+    {
+        Some(family) if family.revoked => {
+            Err(OAuthFailure::InvalidGrant("the refresh token was revoked"))
+        }
+        Some(family) if family.grant.client_id != client.client_id => Err(
+            OAuthFailure::InvalidGrant("the refresh token was issued to another client"),
+        ),
+        Some(_) => Ok(Some(answer)),
+        None => Err(OAuthFailure::InvalidGrant(
+            "the refresh token is invalid or expired",
+        )),
+    }
+}
+
+/// One rotation of the refresh token `presented` of `family_id`: reuse detection, the
+/// user's groups re-read, new tokens minted; with a reuse grace, the answer is kept.
+async fn rotate(
+    server: &AuthorizationServer,
+    client: &ClientRecord,
+    params: &FormParams,
+    presented: &str,
+    family_id: &str,
+) -> Result<Response, OAuthFailure> {
+    let invalid = OAuthFailure::InvalidGrant("the refresh token is invalid or expired");
     let Some(family) = server
         .store
         .get_refresh_family(family_id)
@@ -302,7 +390,48 @@ async fn refresh_token(
     }
     let scope = allowed;
     let issued = mint(server, &family.grant, &scope, &groups).await?;
+    let grace = server.config.refresh_reuse_grace;
+    if !grace.is_zero() {
+        let answer = RefreshAnswer {
+            family_id: family_id.to_owned(),
+            access_token: issued.token.clone(),
+            expires_at: issued.expires_at,
+            refresh_token: Secret::new(next.clone()),
+            scope: scope.clone(),
+        };
+        if let Err(e) = server
+            .store
+            .put_refresh_answer(&TokenHash::of(presented), &answer, grace)
+            .await
+        {
+            // The rotation stands: answering it beats losing it. The token presented again
+            // will be taken for reuse.
+            tracing::warn!(grant = family_id, error = %e, "keeping a refresh answer for the reuse grace failed");
+        }
+    }
     Ok(token_response(&issued, &scope, Some(&next)))
+}
+
+/// How long a refresh claim lasts if its holder never gives it up (a crashed replica).
+const REFRESH_CLAIM_TTL: Duration = Duration::from_secs(30);
+/// How long a refresh waits for another one with the same token before asking the client to
+/// try again.
+const REFRESH_WAIT: Duration = Duration::from_secs(20);
+/// How often a waiting refresh looks for the other one's answer.
+const REFRESH_POLL: Duration = Duration::from_millis(25);
+
+/// The answer kept for a refresh token, given again.
+fn answer_response(answer: &RefreshAnswer) -> Response {
+    let body = TokenResponse {
+        access_token: answer.access_token.expose(),
+        token_type: "Bearer",
+        expires_in: answer.expires_at.saturating_sub(now_millis() / 1000),
+        scope: &answer.scope,
+        refresh_token: Some(answer.refresh_token.expose()),
+    };
+    let mut response = axum::Json(body).into_response();
+    no_store(&mut response);
+    response
 }
 
 /// What a client is told when the grant's IdP tokens cannot be had.

@@ -27,8 +27,8 @@ use crate::crypto::Cipher;
 use crate::error::StoreError;
 use crate::records::{
     AuthorizationCode, AuthorizationTransaction, ClientRecord, ConsentRecord, KeyState,
-    RedeemOutcome, RefreshFamily, RefreshGrant, RotateOutcome, SigningKeyRecord, TokenHash,
-    UpstreamTokenSet, now_millis,
+    RedeemOutcome, RefreshAnswer, RefreshFamily, RefreshGrant, RotateOutcome, SigningKeyRecord,
+    TokenHash, UpstreamTokenSet, now_millis,
 };
 
 type Table = TableDefinition<'static, &'static str, &'static [u8]>;
@@ -41,7 +41,9 @@ const FAMILIES: Table = TableDefinition::new("refresh_families");
 const UPSTREAM: Table = TableDefinition::new("upstream_tokens");
 const SIGNING_KEYS: Table = TableDefinition::new("signing_keys");
 const RATE_LIMITS: Table = TableDefinition::new("rate_limits");
-const ALL_TABLES: [Table; 8] = [
+const REFRESH_CLAIMS: Table = TableDefinition::new("refresh_claims");
+const REFRESH_ANSWERS: Table = TableDefinition::new("refresh_answers");
+const ALL_TABLES: [Table; 10] = [
     CLIENTS,
     TRANSACTIONS,
     CODES,
@@ -50,6 +52,8 @@ const ALL_TABLES: [Table; 8] = [
     UPSTREAM,
     SIGNING_KEYS,
     RATE_LIMITS,
+    REFRESH_CLAIMS,
+    REFRESH_ANSWERS,
 ];
 
 const NEVER: u64 = u64::MAX;
@@ -224,6 +228,10 @@ impl Inner {
 
 fn upstream_aad(id: &str) -> Vec<u8> {
     format!("upstream:{id}").into_bytes()
+}
+
+fn refresh_answer_aad(hash: &TokenHash) -> Vec<u8> {
+    format!("refresh-answer:{}", hash.as_str()).into_bytes()
 }
 
 fn signing_key_aad(kid: &str) -> Vec<u8> {
@@ -489,6 +497,57 @@ impl Store for RedbStore {
     fn delete_upstream_tokens<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool> {
         let key = id.to_owned();
         self.run(move |db| Ok(db.remove_raw(UPSTREAM, &key)?.is_some()))
+    }
+
+    fn claim_refresh<'a>(
+        &'a self,
+        presented: &'a TokenHash,
+        ttl: Duration,
+    ) -> StoreFuture<'a, bool> {
+        let key = presented.as_str().to_owned();
+        self.run(move |db| {
+            db.update(REFRESH_CLAIMS, &key, |current| {
+                Ok(match current {
+                    Some(_) => (None, false),
+                    None => (Some((Vec::new(), expiry_after(Some(ttl)))), true),
+                })
+            })
+        })
+    }
+
+    fn release_refresh<'a>(&'a self, presented: &'a TokenHash) -> StoreFuture<'a, ()> {
+        let key = presented.as_str().to_owned();
+        self.run(move |db| db.remove_raw(REFRESH_CLAIMS, &key).map(drop))
+    }
+
+    fn put_refresh_answer<'a>(
+        &'a self,
+        presented: &'a TokenHash,
+        answer: &'a RefreshAnswer,
+        ttl: Duration,
+    ) -> StoreFuture<'a, ()> {
+        let key = presented.as_str().to_owned();
+        let plain = zeroize::Zeroizing::new(encode(answer));
+        let sealed = self
+            .inner
+            .cipher
+            .seal(&refresh_answer_aad(presented), &plain);
+        self.run(move |db| db.put_raw(REFRESH_ANSWERS, &key, &sealed?, expiry_after(Some(ttl))))
+    }
+
+    fn get_refresh_answer<'a>(
+        &'a self,
+        presented: &'a TokenHash,
+    ) -> StoreFuture<'a, Option<RefreshAnswer>> {
+        let key = presented.as_str().to_owned();
+        let aad = refresh_answer_aad(presented);
+        self.run(move |db| {
+            let Some(sealed) = db.get_raw(REFRESH_ANSWERS, &key)? else {
+                return Ok(None);
+            };
+            let plain = db.cipher.open(&aad, &sealed)?;
+            decode(&key, &plain).map(Some)
+        })
     }
 
     fn list_signing_keys(&self) -> StoreFuture<'_, Vec<SigningKeyRecord>> {

@@ -14,8 +14,8 @@ use std::time::Duration;
 use crate::error::StoreError;
 use crate::records::{
     AuthorizationCode, AuthorizationTransaction, ClientRecord, ConsentRecord, KeyState,
-    RedeemOutcome, RefreshFamily, RefreshGrant, RotateOutcome, SigningKeyRecord, TokenHash,
-    UpstreamTokenSet,
+    RedeemOutcome, RefreshAnswer, RefreshFamily, RefreshGrant, RotateOutcome, SigningKeyRecord,
+    TokenHash, UpstreamTokenSet,
 };
 
 mod embedded;
@@ -160,6 +160,32 @@ pub trait Store: Send + Sync {
 
     /// Deletes the IdP's tokens for a grant; `true` if they existed. Atomic.
     fn delete_upstream_tokens<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool>;
+
+    /// Claims the rotation of the refresh token whose hash is `presented`, for `ttl`: `true`
+    /// for the first caller, `false` while another request holds the claim (it will leave its
+    /// answer with [`Store::put_refresh_answer`], or give the claim up).
+    fn claim_refresh<'a>(
+        &'a self,
+        presented: &'a TokenHash,
+        ttl: Duration,
+    ) -> StoreFuture<'a, bool>;
+
+    /// Gives up a claim of [`Store::claim_refresh`] (the rotation failed and may be retried).
+    fn release_refresh<'a>(&'a self, presented: &'a TokenHash) -> StoreFuture<'a, ()>;
+
+    /// Keeps `answer`, encrypted, as what presenting `presented` gives for `ttl`.
+    fn put_refresh_answer<'a>(
+        &'a self,
+        presented: &'a TokenHash,
+        answer: &'a RefreshAnswer,
+        ttl: Duration,
+    ) -> StoreFuture<'a, ()>;
+
+    /// The answer kept for `presented`, while its window lasts.
+    fn get_refresh_answer<'a>(
+        &'a self,
+        presented: &'a TokenHash,
+    ) -> StoreFuture<'a, Option<RefreshAnswer>>;
 
     /// All signing keys, decrypted, oldest first.
     fn list_signing_keys(&self) -> StoreFuture<'_, Vec<SigningKeyRecord>>;

@@ -25,8 +25,8 @@ use crate::crypto::Cipher;
 use crate::error::StoreError;
 use crate::records::{
     AuthorizationCode, AuthorizationTransaction, ClientRecord, ConsentRecord, KeyState,
-    RedeemOutcome, RefreshFamily, RefreshGrant, RotateOutcome, SigningKeyRecord, TokenHash,
-    UpstreamTokenSet, now_millis,
+    RedeemOutcome, RefreshAnswer, RefreshFamily, RefreshGrant, RotateOutcome, SigningKeyRecord,
+    TokenHash, UpstreamTokenSet, now_millis,
 };
 
 const REDEEM: &str = r"
@@ -231,6 +231,10 @@ fn family_from_fields(
 
 fn upstream_aad(id: &str) -> Vec<u8> {
     format!("upstream:{id}").into_bytes()
+}
+
+fn refresh_answer_aad(hash: &TokenHash) -> Vec<u8> {
+    format!("refresh-answer:{}", hash.as_str()).into_bytes()
 }
 
 fn signing_key_aad(kid: &str) -> Vec<u8> {
@@ -471,6 +475,60 @@ impl Store for RedisStore {
 
     fn delete_upstream_tokens<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool> {
         Box::pin(async move { self.del(&self.redis_key("upstream", id)).await })
+    }
+
+    fn claim_refresh<'a>(
+        &'a self,
+        presented: &'a TokenHash,
+        ttl: Duration,
+    ) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let claimed: Option<String> = redis::cmd("SET")
+                .arg(self.redis_key("refresh-claim", presented.as_str()))
+                .arg("1")
+                .arg("NX")
+                .arg("PX")
+                .arg(millis(ttl).max(1))
+                .query_async(&mut self.conn())
+                .await?;
+            Ok(claimed.is_some())
+        })
+    }
+
+    fn release_refresh<'a>(&'a self, presented: &'a TokenHash) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.del(&self.redis_key("refresh-claim", presented.as_str()))
+                .await
+                .map(drop)
+        })
+    }
+
+    fn put_refresh_answer<'a>(
+        &'a self,
+        presented: &'a TokenHash,
+        answer: &'a RefreshAnswer,
+        ttl: Duration,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let plain = zeroize::Zeroizing::new(encode(answer));
+            let sealed = self.cipher.seal(&refresh_answer_aad(presented), &plain)?;
+            let key = self.redis_key("refresh-answer", presented.as_str());
+            self.set(key, sealed, Some(ttl)).await
+        })
+    }
+
+    fn get_refresh_answer<'a>(
+        &'a self,
+        presented: &'a TokenHash,
+    ) -> StoreFuture<'a, Option<RefreshAnswer>> {
+        Box::pin(async move {
+            let key = self.redis_key("refresh-answer", presented.as_str());
+            let Some(sealed) = self.get(&key).await? else {
+                return Ok(None);
+            };
+            let plain = self.cipher.open(&refresh_answer_aad(presented), &sealed)?;
+            decode(&key, &plain).map(Some)
+        })
     }
 
     fn list_signing_keys(&self) -> StoreFuture<'_, Vec<SigningKeyRecord>> {

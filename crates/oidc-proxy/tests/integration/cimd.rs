@@ -392,3 +392,40 @@ async fn cimd_without_the_dev_switch_refuses_http_and_special_addresses() {
         );
     }
 }
+
+#[tokio::test]
+async fn cimd_failures_are_remembered_for_a_while() {
+    let f = Fixture::start().await;
+    let resolver = f.resolver(CimdConfig {
+        allow_loopback_http: true,
+        connect_timeout: Duration::from_secs(1),
+        total_timeout: Duration::from_millis(800),
+        failure_ttl: Duration::from_millis(400),
+        ..CimdConfig::default()
+    });
+    let missing = f.server.url("/missing");
+    let first = resolver.resolve(&missing).await.unwrap_err();
+    assert!(
+        matches!(first, CimdError::Status { status: 404, .. }),
+        "{first:?}"
+    );
+    // At once again: refused from memory, without fetching.
+    let again = resolver.resolve(&missing).await.unwrap_err();
+    assert!(
+        matches!(again, CimdError::RecentlyFailed { .. }),
+        "{again:?}"
+    );
+    assert!(again.to_string().starts_with(&first.to_string()), "{again}");
+    assert_eq!(f.server.hits("/missing"), 1, "not fetched again");
+    // A malformed client id is refused as before, and nothing is remembered for it.
+    let err = resolver.resolve("ftp://example.com/x").await.unwrap_err();
+    assert!(matches!(err, CimdError::InvalidClientId { .. }), "{err:?}");
+    // After the window, fetched again.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let later = resolver.resolve(&missing).await.unwrap_err();
+    assert!(
+        matches!(later, CimdError::Status { status: 404, .. }),
+        "{later:?}"
+    );
+    assert_eq!(f.server.hits("/missing"), 2);
+}

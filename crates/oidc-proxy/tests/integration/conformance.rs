@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use oidc_proxy::{
-    ConsentRecord, KeyState, RedeemOutcome, RotateOutcome, Secret, SigningKeyRecord, Store,
-    StoreError, TokenHash,
+    ConsentRecord, KeyState, RedeemOutcome, RefreshAnswer, RotateOutcome, Secret, SigningKeyRecord,
+    Store, StoreError, TokenHash,
 };
 
 use crate::support::{UPSTREAM_ACCESS, client, code, grant, transaction, upstream_tokens};
@@ -19,6 +19,7 @@ pub(crate) async fn run(store: Arc<dyn Store>) {
     refresh_families(&store).await;
     upstream_and_keys(&store).await;
     rate_limits(&store).await;
+    refresh_answers(&store).await;
     concurrent_redeem(&store).await;
     concurrent_take(&store).await;
     concurrent_rotate(&store).await;
@@ -272,6 +273,53 @@ async fn rate_limits(store: &Arc<dyn Store>) {
         store.hit_rate_limit("dcr:10.0.0.2", window).await.unwrap(),
         1
     );
+}
+
+async fn refresh_answers(store: &Arc<dyn Store>) {
+    let presented = TokenHash::of("family-1.presented");
+    let long = Duration::from_secs(60);
+    // One claim at a time; given up, it can be taken again.
+    assert!(store.claim_refresh(&presented, long).await.unwrap());
+    assert!(!store.claim_refresh(&presented, long).await.unwrap());
+    assert!(
+        store
+            .claim_refresh(&TokenHash::of("another"), long)
+            .await
+            .unwrap(),
+        "claims are per token"
+    );
+    store.release_refresh(&presented).await.unwrap();
+    assert!(store.claim_refresh(&presented, long).await.unwrap());
+    // A claim lapses by itself.
+    let short = TokenHash::of("family-1.short-claim");
+    assert!(
+        store
+            .claim_refresh(&short, Duration::from_millis(50))
+            .await
+            .unwrap()
+    );
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    assert!(store.claim_refresh(&short, long).await.unwrap());
+
+    // The kept answer: sealed, read back whole, gone after its window.
+    assert_eq!(store.get_refresh_answer(&presented).await.unwrap(), None);
+    let answer = RefreshAnswer {
+        family_id: "family-1".to_owned(),
+        access_token: Secret::new("access-2"),
+        expires_at: 4_000_000_000,
+        refresh_token: Secret::new("family-1.successor"),
+        scope: "splunk:read".to_owned(),
+    };
+    store
+        .put_refresh_answer(&presented, &answer, Duration::from_millis(200))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_refresh_answer(&presented).await.unwrap(),
+        Some(answer)
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(store.get_refresh_answer(&presented).await.unwrap(), None);
 }
 
 async fn concurrent_redeem(store: &Arc<dyn Store>) {

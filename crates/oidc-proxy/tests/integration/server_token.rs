@@ -355,6 +355,38 @@ async fn code_redemption_refusals() {
         );
     }
 
+    // A code spent by a refused redemption: the next try is told that, not that tokens it
+    // gave were revoked (it gave none).
+    let (code, verifier) = put_code(&world, &client_id, no_tokens).await;
+    let wrong = Pkce::new().verifier;
+    for (attempt, verifier, what) in [
+        (1, wrong.as_str(), "wrong verifier"),
+        (2, verifier.as_str(), "a spent code"),
+    ] {
+        let answer = post(
+            &world,
+            "/token",
+            client,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("code_verifier", verifier),
+                ("redirect_uri", REDIRECT_URI),
+            ],
+        )
+        .await;
+        answer.assert_error(StatusCode::BAD_REQUEST, "invalid_grant", what);
+        if attempt == 2 {
+            assert_eq!(
+                answer.body["error_description"],
+                "the authorization code was already spent by an earlier, refused attempt; \
+                 start the sign-in again",
+                "{}",
+                answer.body
+            );
+        }
+    }
+
     // Missing parameters: refused before the code is spent, which then still works.
     let (code, verifier) = put_code(&world, &client_id, no_tokens).await;
     for missing in ["code_verifier", "code", "grant_type"] {
@@ -479,8 +511,66 @@ async fn code_redemption_refusals() {
 }
 
 #[tokio::test]
+async fn within_the_reuse_grace_one_token_gives_one_answer_and_after_it_reuse_revokes() {
+    let grace = Duration::from_millis(1500);
+    let world = ProxyWorld::start_with(|config| config.refresh_reuse_grace = grace).await;
+    let (client_id, _, refresh1) = signed_in(&world, "bob").await;
+    let client = Auth::Public(&client_id);
+    let verifier = world.server.verifier();
+
+    // Five processes of one client refresh with the same token at the same moment.
+    let answers =
+        futures::future::join_all((0..5).map(|_| refresh_with(&world, client, &refresh1))).await;
+    let first = answers[0].tokens();
+    for answer in &answers {
+        assert_eq!(
+            answer.tokens(),
+            first,
+            "one rotation, one answer for every caller"
+        );
+    }
+    let (access2, refresh2) = (first.0.clone(), first.1.clone().expect("a refresh token"));
+    assert_ne!(refresh2, refresh1);
+    // Presented again a moment later: the same answer, still one chain.
+    assert_eq!(
+        refresh_with(&world, client, &refresh1).await.tokens(),
+        first
+    );
+    verifier
+        .verify(&access2)
+        .await
+        .expect("the successor works");
+    // Another client cannot collect it.
+    let stranger = register_client(&world, "Stranger", &[REDIRECT_URI]).await;
+    refresh_with(&world, Auth::Public(&stranger), &refresh1)
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_grant", "other client");
+
+    // The chain goes on from the successor.
+    let (access3, refresh3) = refresh_with(&world, client, &refresh2).await.tokens();
+    let refresh3 = refresh3.expect("rotated again");
+    verifier.verify(&access3).await.expect("the newest works");
+
+    // Past the window, the first token again is reuse: the whole grant ends.
+    tokio::time::sleep(grace + Duration::from_millis(300)).await;
+    refresh_with(&world, client, &refresh1).await.assert_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        "reused after the grace",
+    );
+    let err = verifier.verify(&access3).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Inactive, "{err}");
+    refresh_with(&world, client, &refresh3).await.assert_error(
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+        "revoked chain",
+    );
+}
+
+#[tokio::test]
 async fn refresh_rotates_and_reuse_revokes_the_family() {
-    let world = ProxyWorld::start().await;
+    // Without the reuse grace, so that the first reuse is the one that revokes.
+    let world = ProxyWorld::start_with(|config| config.refresh_reuse_grace = Duration::ZERO).await;
     let (client_id, access1, refresh1) = signed_in(&world, "bob").await;
     let client = Auth::Public(&client_id);
     let verifier = world.server.verifier();
