@@ -2,6 +2,7 @@
 // JWT access tokens per resource indicator, and a login that needs no human.
 //
 //   node tests/idp/idp.mjs [--port N] [--extra-audience AUD]... [--access-token-ttl SECONDS]
+//                          [--state-file FILE]
 //
 // Prints exactly one line to stdout, the issuer `http://127.0.0.1:PORT`, once it listens;
 // everything else (oidc-provider's notices, request errors) goes to stderr. SIGTERM or SIGINT
@@ -9,6 +10,7 @@
 // README.md for users, clients, scopes and how the automated login is driven.
 
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 
@@ -24,6 +26,7 @@ const { values: options } = parseArgs({
     port: { type: 'string', default: '0' },
     'extra-audience': { type: 'string', multiple: true, default: [] },
     'access-token-ttl': { type: 'string', default: '600' },
+    'state-file': { type: 'string' },
   },
 });
 
@@ -97,6 +100,84 @@ function signingKey() {
   };
 }
 
+// With --state-file, the IdP outlives its process as a real one with a database does: its keys
+// and everything oidc-provider stores (sessions, grants, codes, refresh tokens, registered
+// clients) are read from the file at start and written to it when SIGTERM or SIGINT stops it,
+// so a test can stop the IdP and start it again on the same port without signing anyone out.
+// Without it, everything lives in oidc-provider's own memory adapter and dies with the process.
+const stateFile = options['state-file'];
+const savedState = stateFile && existsSync(stateFile)
+  ? JSON.parse(readFileSync(stateFile, 'utf8'))
+  : undefined;
+const keys = savedState?.keys ?? { signing: signingKey(), cookie: randomBytes(32).toString('hex') };
+/** `Model:id` → `{ payload, expiresAt }` (ms; absent: no expiry), for --state-file. */
+const stored = new Map(savedState?.entries ?? []);
+
+/** oidc-provider's storage interface over `stored`; lookups by uid or user code scan it. */
+class StateAdapter {
+  constructor(model) {
+    this.prefix = `${model}:`;
+  }
+
+  entry(key) {
+    const entry = stored.get(key);
+    if (entry?.expiresAt !== undefined && entry.expiresAt <= Date.now()) {
+      stored.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  findWhere(matches) {
+    for (const key of stored.keys()) {
+      if (!key.startsWith(this.prefix)) continue;
+      const entry = this.entry(key);
+      if (entry && matches(entry.payload)) return entry.payload;
+    }
+    return undefined;
+  }
+
+  async upsert(id, payload, expiresIn) {
+    const expiresAt = typeof expiresIn === 'number' ? Date.now() + expiresIn * 1000 : undefined;
+    stored.set(this.prefix + id, { payload, expiresAt });
+  }
+
+  async find(id) {
+    return this.entry(this.prefix + id)?.payload;
+  }
+
+  async findByUid(uid) {
+    return this.findWhere((payload) => payload.uid === uid);
+  }
+
+  async findByUserCode(userCode) {
+    return this.findWhere((payload) => payload.userCode === userCode);
+  }
+
+  async consume(id) {
+    const entry = this.entry(this.prefix + id);
+    if (entry) entry.payload.consumed = Math.floor(Date.now() / 1000);
+  }
+
+  async destroy(id) {
+    stored.delete(this.prefix + id);
+  }
+
+  async revokeByGrantId(grantId) {
+    for (const [key, entry] of stored) {
+      if (key.startsWith(this.prefix) && entry.payload.grantId === grantId) stored.delete(key);
+    }
+  }
+}
+
+/** Writes the keys and the unexpired entries to --state-file, readable by its owner only. */
+function saveState() {
+  if (!stateFile) return;
+  const now = Date.now();
+  const entries = [...stored].filter(([, entry]) => !(entry.expiresAt <= now));
+  writeFileSync(stateFile, JSON.stringify({ keys, entries }), { mode: 0o600 });
+}
+
 function escapeHtml(text) {
   return String(text).replace(/[&<>"']/gu, (c) => `&#${c.charCodeAt(0)};`);
 }
@@ -150,8 +231,9 @@ provider = new Provider(issuer, {
       token_endpoint_auth_method: 'none',
     },
   ],
-  jwks: { keys: [signingKey()] },
-  cookies: { keys: [randomBytes(32).toString('hex')] },
+  ...(stateFile ? { adapter: StateAdapter } : {}),
+  jwks: { keys: [keys.signing] },
+  cookies: { keys: [keys.cookie] },
   // Splunk scopes are listed too so discovery's scopes_supported names them; tokens for a
   // resource carry the ones its resource server accepts.
   scopes: ['openid', 'profile', 'email', 'offline_access', ...SPLUNK_SCOPES],
@@ -353,6 +435,7 @@ ${links}
 process.stdout.write(`${issuer}\n`);
 
 function stop() {
+  saveState();
   server.close(() => process.exit(0));
   server.closeAllConnections();
   setTimeout(() => process.exit(0), 1000).unref();

@@ -10,9 +10,13 @@
 //! proxy-mode tests sign in with, checked the same way against
 //! `tests/clients/conformance-client-expected-failures.txt`.
 //!
-//! Last, the suite's authorization server scenarios (a later release of the suite, see
+//! Then the suite's authorization server scenarios (a later release of the suite, see
 //! [`authorization`]) against splunk-mcp in `proxy` mode in front of the test IdP: every
 //! check must pass.
+//!
+//! Last, the soak test of `proxy` mode ([`soak`]): two replicas on one Redis, many clients
+//! signing in and refreshing, a replica killed, Redis paused and the IdP stopped meanwhile;
+//! no session may be lost and no 5xx answered outside those faults.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -23,6 +27,7 @@ use anyhow::{Context, bail};
 use tokio::process::Command;
 
 mod authorization;
+mod soak;
 
 use crate::npm;
 use crate::process::{Service, built_binary, cargo, isolated_command, log_dir, workspace_root};
@@ -88,7 +93,8 @@ pub(crate) fn splunk_mcp_command(splunk_url: &str, bind: &str) -> anyhow::Result
     Ok(command)
 }
 
-/// Starts the emulator and splunk-mcp, runs the suite, stops both, and checks the outcome.
+/// Starts the emulator and splunk-mcp, runs the suites and the soak test, stops everything,
+/// and checks the outcome.
 pub(crate) async fn run() -> anyhow::Result<()> {
     let expected = read_expected(EXPECTED_FAILURES)?;
     let client_expected = read_expected(CLIENT_EXPECTED_FAILURES)?;
@@ -128,9 +134,11 @@ pub(crate) async fn run() -> anyhow::Result<()> {
     let client_verdict = Verdict::new(&client_results, &client_expected);
     client_verdict.print(&client_results, CLIENT_EXPECTED_FAILURES);
     let authorization = authorization::run().await;
+    let soak = soak::run().await;
     verdict.check(EXPECTED_FAILURES)?;
     client_verdict.check(CLIENT_EXPECTED_FAILURES)?;
-    authorization
+    authorization?;
+    soak
 }
 
 /// The expected failures listed in the file at `relative` (from the workspace root).

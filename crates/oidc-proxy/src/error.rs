@@ -32,6 +32,20 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the store cannot be reached now (Redis refused, timed out, or dropped the
+    /// connection): worth trying again, not a fault in the request or the data.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Redis(e) => {
+                e.is_timeout()
+                    || e.is_connection_refusal()
+                    || e.is_connection_dropped()
+                    || e.is_io_error()
+            }
+            _ => false,
+        }
+    }
+
     /// Wraps any redb error type.
     pub(crate) fn redb(error: impl Into<redb::Error>) -> Self {
         Self::Embedded(error.into())

@@ -11,11 +11,18 @@
 //! ([`RedirectPolicy`], [`redirect_uri_matches`]), dynamic client registration ([`register`]),
 //! client ID metadata documents ([`CimdResolver`]) and the client toward the IdP
 //! ([`UpstreamClient`]).
+//!
+//! Registration, `/token` and `/revoke` are rate limited per client address ([`ClientAddr`],
+//! which the serving side decides, e.g. from trusted proxies' `X-Forwarded-For`) and, for
+//! `/token` and `/revoke`, per client ([`EndpointLimits`]), in fixed windows counted in the
+//! store, so replicas on one Redis share them.
 
 pub mod cimd;
+pub mod client_addr;
 pub mod crypto;
 mod error;
 pub mod metadata;
+pub mod rate_limit;
 pub mod records;
 pub mod redirect;
 pub mod registration;
@@ -25,9 +32,11 @@ pub mod tokens;
 pub mod upstream;
 
 pub use cimd::{CimdConfig, CimdError, CimdResolver, IpClass, cache_ttl, classify_ip};
+pub use client_addr::ClientAddr;
 pub use crypto::{Cipher, CryptoError, EncryptionKey};
 pub use error::StoreError;
 pub use metadata::{AuthorizationServerMetadata, MetadataError};
+pub use rate_limit::{EndpointLimits, RateLimit};
 pub use records::{
     AuthorizationCode, AuthorizationTransaction, ClientRecord, ClientSource, ConsentRecord,
     KeyState, RedeemOutcome, RefreshAnswer, RefreshFamily, RefreshGrant, RotateOutcome, Secret,

@@ -3,25 +3,28 @@
 //!
 //! Public clients (`token_endpoint_auth_method: none`) rely on PKCE; confidential ones get a
 //! random secret, returned once and stored only as its SHA-256. Registrations are rate limited
-//! per client IP through [`Store::hit_rate_limit`], so the limit holds across replicas.
+//! per client address ([`ClientAddr`]) through [`Store::hit_rate_limit`], so the limit holds
+//! across replicas.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::client_addr::ClientAddr;
 use crate::error::StoreError;
 use crate::metadata::REGISTER_PATH;
+use crate::rate_limit::{RateLimit, address_key, hit};
 use crate::records::{ClientRecord, ClientSource, Secret, TokenHash, now_millis};
 use crate::redirect::{ApplicationType, RedirectPolicy};
-use crate::store::{Store, millis, window_start};
+use crate::store::Store;
 use crate::tokens::random_id;
 
 /// Settings of dynamic client registration.
@@ -38,7 +41,7 @@ pub struct RegistrationConfig {
     pub max_redirect_uris: usize,
     /// Longest `client_name`, characters.
     pub max_client_name_chars: usize,
-    /// Registrations allowed per client IP per window.
+    /// Registrations allowed per client address per window; 0: unlimited.
     pub rate_limit: u64,
     /// The rate-limit window.
     pub rate_window: Duration,
@@ -240,24 +243,22 @@ pub async fn register(
     })
 }
 
-/// Counts a registration attempt from `ip`; refuses once the window's limit is reached.
+/// Counts a registration attempt from `ip` (an IPv6 address counts by its /64); refuses once
+/// the window's limit is reached.
 pub async fn check_rate_limit(
     store: &dyn Store,
     config: &RegistrationConfig,
     ip: Option<IpAddr>,
-    now: u64,
 ) -> Result<(), RegistrationError> {
-    let key = format!(
-        "register:{}",
-        ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
-    );
-    let hits = store.hit_rate_limit(&key, config.rate_window).await?;
-    if hits > config.rate_limit {
-        let end = window_start(now, config.rate_window) + millis(config.rate_window);
-        let retry_after_secs = end.saturating_sub(now).div_ceil(1000).max(1);
-        return Err(RegistrationError::RateLimited { retry_after_secs });
-    }
-    Ok(())
+    let limit = RateLimit {
+        max: config.rate_limit,
+        window: config.rate_window,
+    };
+    hit(store, &address_key("register", ip), limit)
+        .await?
+        .map_err(|exceeded| RegistrationError::RateLimited {
+            retry_after_secs: exceeded.retry_after_secs,
+        })
 }
 
 /// Defaults per RFC 7591 §2 and the consistency rule between the two lists (§2.1).
@@ -386,9 +387,10 @@ impl std::fmt::Debug for RegistrationState {
     }
 }
 
-/// A router with `POST /register`. Serve it with
-/// `into_make_service_with_connect_info::<SocketAddr>()` so registrations are rate limited per
-/// peer address; without it all callers share one limit.
+/// A router with `POST /register`. Registrations are limited per [`ClientAddr`]: put one into
+/// the request extensions, or serve the router with
+/// `into_make_service_with_connect_info::<SocketAddr>()` to count per peer address; without
+/// either, all callers share one limit.
 pub fn registration_router(state: RegistrationState) -> Router {
     Router::new()
         .route(REGISTER_PATH, post(register_handler))
@@ -402,11 +404,16 @@ pub async fn register_handler(
     request: Request,
 ) -> Response {
     let now = now_millis();
-    let ip = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip());
-    if let Err(e) = check_rate_limit(state.store.as_ref(), &state.config, ip, now).await {
+    let client_addr = ClientAddr::from_extensions(request.extensions());
+    let ip = client_addr.map(ClientAddr::ip);
+    if let Err(e) = check_rate_limit(state.store.as_ref(), &state.config, ip).await {
+        if let RegistrationError::RateLimited { retry_after_secs } = e {
+            tracing::warn!(
+                client_addr = %display_addr(client_addr),
+                retry_after_secs,
+                "client registrations over the limit for this address (429)"
+            );
+        }
         return error_response(&e);
     }
     let is_json = request
@@ -433,6 +440,11 @@ pub async fn register_handler(
         }
         Err(e) => error_response(&e),
     }
+}
+
+/// A client address for logs; `unknown` when the server gave none.
+pub(crate) fn display_addr(addr: Option<ClientAddr>) -> String {
+    addr.map_or_else(|| "unknown".to_owned(), |a| a.to_string())
 }
 
 fn no_store(response: &mut Response) {

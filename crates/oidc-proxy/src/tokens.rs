@@ -272,17 +272,43 @@ pub async fn jwks_handler(State(issuer): State<Arc<TokenIssuer>>) -> Response {
     response
 }
 
-/// Reads the keys, creating an active one if none is active.
+/// The claim under which one replica creates the first signing key.
+const KEY_CREATION_CLAIM: &str = "signing-key-creation";
+/// How long the other replicas wait for that key before making one themselves (the creator
+/// may have died).
+const KEY_CREATION_WAIT: Duration = Duration::from_secs(10);
+
+/// Reads the keys, creating an active one if none is active. Replicas starting together on
+/// an empty store agree on one: the one that claims the creation makes it, the others wait
+/// for it.
 async fn load_ring(store: &dyn Store) -> Result<KeyRing, TokenError> {
     let mut keys = store.list_signing_keys().await?;
     if !keys.iter().any(|k| k.state == KeyState::Active) {
-        let record = generate_key()?;
-        store.put_signing_key(&record).await?;
-        tracing::info!(kid = %record.kid, "generated a token signing key");
-        keys.push(record);
+        let deadline = tokio::time::Instant::now() + KEY_CREATION_WAIT;
+        loop {
+            if store.claim(KEY_CREATION_CLAIM, KEY_CREATION_WAIT).await? {
+                let record = generate_key()?;
+                store.put_signing_key(&record).await?;
+                tracing::info!(kid = %record.kid, "generated a token signing key");
+                keys.push(record);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            keys = store.list_signing_keys().await?;
+            if keys.iter().any(|k| k.state == KeyState::Active) {
+                break;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                tracing::warn!("no signing key appeared from the replica creating it; making one");
+                let record = generate_key()?;
+                store.put_signing_key(&record).await?;
+                keys.push(record);
+                break;
+            }
+        }
     }
-    // Two replicas starting together may each create one: the newest active key signs, all
-    // active ones are published, so either replica's tokens verify.
+    // Should two active keys exist all the same (an older release, a creator that died late),
+    // the newest signs and all are published, so every replica's tokens verify.
     let active = keys
         .iter()
         .filter(|k| k.state == KeyState::Active)

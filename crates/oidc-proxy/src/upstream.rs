@@ -357,20 +357,35 @@ struct ProviderMetadata {
 }
 
 /// splunk-mcp's client at the IdP. Cheap to share behind an `Arc`.
+///
+/// With discovery, an IdP that cannot be reached when the client is built does not stop it:
+/// its endpoints are discovered at the first use that finds the IdP up, and until then every
+/// call fails with a transport error (the endpoints answer `temporarily_unavailable`).
 pub struct UpstreamClient {
     config: UpstreamConfig,
-    endpoints: Endpoints,
+    resolved: tokio::sync::OnceCell<Resolved>,
     http: reqwest::Client,
-    id_tokens: Option<JwtVerifier>,
+    checker: HttpClient,
     claims: ClaimsConfig,
+}
+
+/// What discovery (or the explicit configuration) gives: the endpoints, and the ID token
+/// verifier when the issuer and its keys are known.
+struct Resolved {
+    endpoints: Endpoints,
+    id_tokens: Option<JwtVerifier>,
 }
 
 impl fmt::Debug for UpstreamClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let resolved = self.resolved.get();
         f.debug_struct("UpstreamClient")
             .field("config", &self.config)
-            .field("endpoints", &self.endpoints)
-            .field("validates_id_tokens", &self.id_tokens.is_some())
+            .field("endpoints", &resolved.map(|r| &r.endpoints))
+            .field(
+                "validates_id_tokens",
+                &resolved.map(|r| r.id_tokens.is_some()),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -391,11 +406,6 @@ impl UpstreamClient {
             .build()
             .map_err(|e| UpstreamError::Config(format!("HTTP client: {e}")))?;
         let checker = HttpClient::from_reqwest(http.clone(), config.http.clone());
-        let check = |name: &str, url: &str| {
-            checker
-                .check_url(url)
-                .map_err(|e| UpstreamError::Config(format!("{name}: {e}")))
-        };
         check_extra(
             &config.extra_authorize_params,
             RESERVED_AUTHORIZE_PARAMS,
@@ -412,12 +422,48 @@ impl UpstreamClient {
             return Err(UpstreamError::Config("client_id is empty".to_owned()));
         }
 
+        let claims = ClaimsConfig::with_groups_claim(config.groups_claim.clone());
+        let client = Self {
+            config,
+            resolved: tokio::sync::OnceCell::new(),
+            http,
+            checker,
+            claims,
+        };
+        match client.resolved().await {
+            Ok(_) => {}
+            // Down now: discovered at the first use that finds it up.
+            Err(e) if e.is_transport() || matches!(e, UpstreamError::InvalidResponse { .. }) => {
+                tracing::warn!(
+                    error = %e,
+                    "the identity provider cannot be reached; its endpoints will be discovered when it answers"
+                );
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(client)
+    }
+
+    /// The endpoints and ID token verifier, discovered now if they are not yet.
+    async fn resolved(&self) -> Result<&Resolved, UpstreamError> {
+        self.resolved.get_or_try_init(|| self.resolve()).await
+    }
+
+    /// Discovers (or checks the configured) endpoints and builds the ID token verifier.
+    async fn resolve(&self) -> Result<Resolved, UpstreamError> {
+        let config = &self.config;
+        let check = |name: &str, url: &str| {
+            self.checker
+                .check_url(url)
+                .map_err(|e| UpstreamError::Config(format!("{name}: {e}")))
+        };
         let (endpoints, issuer, jwks_uri) = match &config.endpoints {
             UpstreamEndpoints::Discovery {
                 config_url,
                 expected_issuer,
             } => {
-                let meta = discover(&http, &check, config_url, expected_issuer.as_deref()).await?;
+                let meta =
+                    discover(&self.http, &check, config_url, expected_issuer.as_deref()).await?;
                 if let Some(methods) = &meta.code_challenge_methods_supported
                     && !methods.iter().any(|m| m == "S256")
                 {
@@ -460,13 +506,12 @@ impl UpstreamClient {
             }
         };
 
-        let claims = ClaimsConfig::with_groups_claim(config.groups_claim.clone());
         let id_tokens = match (issuer, jwks_uri) {
             (Some(issuer), Some(jwks_uri)) => {
                 check("jwks_uri", &jwks_uri)?;
                 let cache = JwksCache::new(
                     jwks_uri,
-                    Arc::new(checker.clone()),
+                    Arc::new(self.checker.clone()),
                     JwksCacheConfig::default(),
                 )
                 .map_err(|e| UpstreamError::Config(format!("JWKS: {e}")))?;
@@ -474,7 +519,7 @@ impl UpstreamClient {
                     .issuer(issuer)
                     .audience(config.client_id.clone())
                     .leeway(config.leeway)
-                    .claims_config(claims.clone())
+                    .claims_config(self.claims.clone())
                     .jwks(Arc::new(cache))
                     .build()
                     .map_err(|e| UpstreamError::Config(format!("ID token verifier: {e}")))?;
@@ -487,36 +532,41 @@ impl UpstreamClient {
                 "no way to learn who signed in: configure the IdP's issuer and jwks_uri (to validate ID tokens), or its userinfo endpoint".to_owned(),
             ));
         }
-        Ok(Self {
-            config,
+        Ok(Resolved {
             endpoints,
-            http,
             id_tokens,
-            claims,
         })
     }
 
-    /// Whether the IdP has a revocation endpoint.
+    /// Whether the IdP has a revocation endpoint (`false` while it has not been discovered).
     pub fn supports_revocation(&self) -> bool {
-        self.endpoints.revocation.is_some()
+        self.resolved
+            .get()
+            .is_some_and(|r| r.endpoints.revocation.is_some())
     }
 
     /// The URL to send the browser to. `state` and `nonce` come from the caller, who stores
     /// them with the PKCE verifier whose S256 challenge is `pkce_challenge`.
-    pub fn authorization_url(&self, state: &str, nonce: &str, pkce_challenge: &str) -> Url {
+    pub async fn authorization_url(
+        &self,
+        state: &str,
+        nonce: &str,
+        pkce_challenge: &str,
+    ) -> Result<Url, UpstreamError> {
         self.authorization_url_with_hint(state, nonce, pkce_challenge, None)
+            .await
     }
 
     /// Like [`UpstreamClient::authorization_url`], passing on the client's OIDC `login_hint`
     /// (who is signing in) when it sent one; a configured `login_hint` extra parameter wins.
-    pub fn authorization_url_with_hint(
+    pub async fn authorization_url_with_hint(
         &self,
         state: &str,
         nonce: &str,
         pkce_challenge: &str,
         login_hint: Option<&str>,
-    ) -> Url {
-        let mut url = self.endpoints.authorization.clone();
+    ) -> Result<Url, UpstreamError> {
+        let mut url = self.resolved().await?.endpoints.authorization.clone();
         {
             let mut query = url.query_pairs_mut();
             query
@@ -541,7 +591,7 @@ impl UpstreamClient {
                 query.append_pair("login_hint", hint);
             }
         }
-        url
+        Ok(url)
     }
 
     /// Exchanges the authorization code from the callback, validates the ID token (with
@@ -560,7 +610,7 @@ impl UpstreamClient {
                 ("code_verifier", pkce_verifier),
             ])
             .await?;
-        let id_claims = match (&tokens.id_token, &self.id_tokens) {
+        let id_claims = match (&tokens.id_token, &self.resolved().await?.id_tokens) {
             (Some(id_token), Some(_)) => {
                 match self
                     .validate_id_token(id_token.expose(), Some(expected_nonce))
@@ -603,11 +653,12 @@ impl UpstreamClient {
                 ("refresh_token", refresh_token),
             ])
             .await?;
-        let identity = match (&tokens.id_token, &self.id_tokens) {
+        let resolved = self.resolved().await?;
+        let identity = match (&tokens.id_token, &resolved.id_tokens) {
             (Some(id_token), Some(_)) => Some(identity_from(
                 self.validate_id_token(id_token.expose(), None).await?,
             )?),
-            _ if self.endpoints.userinfo.is_some() => {
+            _ if resolved.endpoints.userinfo.is_some() => {
                 Some(self.userinfo(tokens.access_token.expose()).await?)
             }
             _ => None,
@@ -624,7 +675,7 @@ impl UpstreamClient {
 
     /// Revokes `token` at the IdP (RFC 7009). `Ok(false)` when the IdP has no revocation endpoint.
     pub async fn revoke(&self, token: &str, hint: TokenTypeHint) -> Result<bool, UpstreamError> {
-        let Some(endpoint) = &self.endpoints.revocation else {
+        let Some(endpoint) = &self.resolved().await?.endpoints.revocation else {
             return Ok(false);
         };
         let (status, body) = self
@@ -668,6 +719,8 @@ impl UpstreamClient {
         expected_nonce: Option<&str>,
     ) -> Result<auth_core::Claims, UpstreamError> {
         let verifier = self
+            .resolved()
+            .await?
             .id_tokens
             .as_ref()
             .ok_or_else(|| UpstreamError::IdToken("no verifier configured".to_owned()))?;
@@ -695,9 +748,15 @@ impl UpstreamClient {
 
     /// The identity from the userinfo endpoint (OIDC Core §5.3), asked with the access token.
     async fn userinfo(&self, access_token: &str) -> Result<UpstreamIdentity, UpstreamError> {
-        let endpoint = self.endpoints.userinfo.as_ref().ok_or_else(|| {
-            UpstreamError::NoIdentity("no ID token and no userinfo endpoint".to_owned())
-        })?;
+        let endpoint = self
+            .resolved()
+            .await?
+            .endpoints
+            .userinfo
+            .as_ref()
+            .ok_or_else(|| {
+                UpstreamError::NoIdentity("no ID token and no userinfo endpoint".to_owned())
+            })?;
         let request = self
             .http
             .get(endpoint.clone())
@@ -727,7 +786,7 @@ impl UpstreamClient {
         &self,
         params: &[(&str, &str)],
     ) -> Result<UpstreamTokenSet, UpstreamError> {
-        let endpoint = &self.endpoints.token;
+        let endpoint = &self.resolved().await?.endpoints.token;
         let mut form: Vec<(&str, &str)> = params.to_vec();
         for (name, value) in &self.config.extra_token_params {
             form.push((name, value));
@@ -825,7 +884,8 @@ async fn discover(
 
 /// The issuer a metadata URL stands for: OIDC appends the well-known path, RFC 8414 inserts it
 /// between host and path.
-fn issuer_implied_by(config_url: &str) -> Option<String> {
+/// The issuer a discovery URL implies: the URL without its well-known suffix.
+pub fn issuer_implied_by(config_url: &str) -> Option<String> {
     const OIDC: &str = "/.well-known/openid-configuration";
     const OAUTH: &str = "/.well-known/oauth-authorization-server";
     if let Some(issuer) = config_url.strip_suffix(OIDC) {

@@ -79,29 +79,49 @@ impl Browser {
     /// being requested) or an answer is not a redirect.
     ///
     /// # Panics
-    /// After 20 hops, or when a request fails.
+    /// After 20 hops, or when a request fails; [`Browser::try_visit`] says so instead.
     pub async fn visit(&mut self, url: Url, stop_prefix: &str) -> Visit {
-        let mut url = url;
-        for _ in 0..20 {
-            let request = self.http.get(url.clone());
-            match self.step(url, request, stop_prefix).await {
-                Step::Next(next) => url = next,
-                Step::Done(visit) => return visit,
-            }
-        }
-        panic!("more than 20 redirects during sign-in");
+        self.try_visit(url, stop_prefix)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
     }
 
     /// POSTs `form` (urlencoded) to `url` with the jar's cookies, as a submitted HTML form
     /// does, then follows redirects like [`Browser::visit`].
     ///
     /// # Panics
-    /// After 20 hops, or when a request fails.
+    /// After 20 hops, or when a request fails; [`Browser::try_post_form`] says so instead.
     pub async fn post_form(&mut self, url: Url, form: &[(&str, &str)], stop_prefix: &str) -> Visit {
+        self.try_post_form(url, form, stop_prefix)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// [`Browser::visit`] for callers that expect failures (a service that is down): a
+    /// request that fails, or too many redirects, is an error rather than a panic.
+    pub async fn try_visit(&mut self, url: Url, stop_prefix: &str) -> Result<Visit, BrowserError> {
+        let mut url = url;
+        for _ in 0..MAX_HOPS {
+            let request = self.http.get(url.clone());
+            match self.step(url, request, stop_prefix).await? {
+                Step::Next(next) => url = next,
+                Step::Done(visit) => return Ok(visit),
+            }
+        }
+        Err(BrowserError::TooManyRedirects)
+    }
+
+    /// [`Browser::post_form`], with failures as errors like [`Browser::try_visit`].
+    pub async fn try_post_form(
+        &mut self,
+        url: Url,
+        form: &[(&str, &str)],
+        stop_prefix: &str,
+    ) -> Result<Visit, BrowserError> {
         let request = self.http.post(url.clone()).form(form);
-        match self.step(url, request, stop_prefix).await {
-            Step::Next(next) => self.visit(next, stop_prefix).await,
-            Step::Done(visit) => visit,
+        match self.step(url, request, stop_prefix).await? {
+            Step::Next(next) => self.try_visit(next, stop_prefix).await,
+            Step::Done(visit) => Ok(visit),
         }
     }
 
@@ -111,29 +131,66 @@ impl Browser {
         url: Url,
         mut request: reqwest::RequestBuilder,
         stop_prefix: &str,
-    ) -> Step {
+    ) -> Result<Step, BrowserError> {
         if let Some(cookie) = self.jar.header_for(&url) {
             request = request.header(reqwest::header::COOKIE, cookie);
         }
-        let response = request.send().await.expect("sign-in step");
+        let response = request
+            .send()
+            .await
+            .map_err(|source| BrowserError::Request {
+                // Scheme, host, port and path: a query may carry a code or a state.
+                at: format!("{}{}", url.origin().ascii_serialization(), url.path()),
+                source,
+            })?;
         for set_cookie in response.headers().get_all(reqwest::header::SET_COOKIE) {
-            self.jar.store(set_cookie.to_str().expect("ASCII cookie"));
+            let set_cookie = set_cookie.to_str().map_err(|_| BrowserError::NotAscii)?;
+            self.jar.store(set_cookie);
         }
         let status = response.status();
-        let location = response
-            .headers()
-            .get(reqwest::header::LOCATION)
-            .map(|l| l.to_str().expect("ASCII Location").to_owned());
+        let location = match response.headers().get(reqwest::header::LOCATION) {
+            Some(location) => Some(location.to_str().map_err(|_| BrowserError::NotAscii)?),
+            None => None,
+        };
         let Some(location) = location.filter(|_| status.is_redirection()) else {
             let body = response.text().await.unwrap_or_default();
-            return Step::Done(Visit::Page { url, status, body });
+            return Ok(Step::Done(Visit::Page { url, status, body }));
         };
-        let next = url.join(&location).expect("Location is a URL");
+        let next = url
+            .join(location)
+            .map_err(|_| BrowserError::BadLocation(location.to_owned()))?;
         if next.as_str().starts_with(stop_prefix) {
-            return Step::Done(Visit::Redirected(next));
+            return Ok(Step::Done(Visit::Redirected(next)));
         }
-        Step::Next(next)
+        Ok(Step::Next(next))
     }
+}
+
+/// How many requests a visit makes at most before it gives up.
+const MAX_HOPS: usize = 20;
+
+/// Why a [`Browser`] visit stopped short of an answer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BrowserError {
+    /// A request failed: nothing listens, the connection broke, or it timed out.
+    #[error("sign-in step {at}: {source}")]
+    Request {
+        /// Where the request went (no query).
+        at: String,
+        /// Why it failed.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// More than 20 redirects.
+    #[error("more than {MAX_HOPS} redirects during sign-in")]
+    TooManyRedirects,
+    /// A `Set-Cookie` or `Location` header that is not ASCII.
+    #[error("a Set-Cookie or Location header is not ASCII")]
+    NotAscii,
+    /// A `Location` that is not a URL.
+    #[error("Location {0:?} is not a URL")]
+    BadLocation(String),
 }
 
 /// What one request of a visit led to.

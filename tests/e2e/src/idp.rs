@@ -60,8 +60,9 @@ impl OAuthClient {
 /// How to start an [`Idp`].
 #[derive(Clone, Debug, Default)]
 pub struct IdpOptions {
-    /// Extra `idp.mjs` arguments, e.g. `--extra-audience splunk` or `--port 9000` (the last
-    /// `--port` wins; the default is `0`, a free port).
+    /// Extra `idp.mjs` arguments, e.g. `--extra-audience splunk`, `--port 9000` (the last
+    /// `--port` wins; the default is `0`, a free port) or `--state-file FILE` (its keys,
+    /// clients, grants and tokens kept across [`Idp::shut_down`] and a new start).
     pub args: Vec<String>,
     /// Where the IdP's stderr goes; default: a fresh file under the system temp directory.
     pub log: Option<PathBuf>,
@@ -71,6 +72,8 @@ pub struct IdpOptions {
 #[derive(Debug)]
 pub struct Idp {
     child: Child,
+    /// The arguments it was started with, for [`Idp::restart_options`].
+    args: Vec<String>,
     /// The issuer, e.g. `http://127.0.0.1:40123`.
     pub issuer: String,
     /// Where the IdP's stderr goes.
@@ -145,7 +148,48 @@ impl Idp {
                 });
             }
         };
-        Ok(Self { child, issuer, log })
+        Ok(Self {
+            child,
+            args: options.args,
+            issuer,
+            log,
+        })
+    }
+
+    /// The port it listens on (the issuer's).
+    pub fn port(&self) -> u16 {
+        Url::parse(&self.issuer)
+            .ok()
+            .and_then(|url| url.port())
+            .expect("the issuer is http://127.0.0.1:PORT")
+    }
+
+    /// What starts this IdP again with the same issuer: its arguments with `--port` fixed to
+    /// the port it listens on now, its stderr to `log`. With `--state-file` among them, an IdP
+    /// started so after [`Idp::shut_down`] carries on where this one stopped.
+    pub fn restart_options(&self, log: Option<PathBuf>) -> IdpOptions {
+        let mut args = self.args.clone();
+        args.extend(["--port".to_owned(), self.port().to_string()]);
+        IdpOptions { args, log }
+    }
+
+    /// Stops the IdP as an operator stops a service (SIGTERM) and waits (up to 10 s) until it
+    /// has exited, so its port is free. With `--state-file` it writes its state there first.
+    pub async fn shut_down(mut self) -> Result<(), WorldError> {
+        const GRACE: Duration = Duration::from_secs(10);
+        if let Some(pid) = self.child.id() {
+            crate::send_signal("the IdP", pid, "TERM")?;
+        }
+        match tokio::time::timeout(GRACE, self.child.wait()).await {
+            Ok(_) => Ok(()),
+            Err(_) => {
+                let _ = self.child.kill().await;
+                Err(WorldError::NotStopped {
+                    service: "the IdP",
+                    seconds: GRACE.as_secs(),
+                })
+            }
+        }
     }
 
     /// The IdP's discovery URL, `ISSUER/.well-known/openid-configuration`.

@@ -16,7 +16,8 @@
 //! ```
 //!
 //! Test helpers panic with a message that says what went wrong; the few calls `cargo xtask`
-//! makes outside tests ([`Idp::spawn`], [`trust_idp`], [`map_group`]) return [`WorldError`].
+//! makes outside tests ([`Idp::spawn`], [`Idp::shut_down`], [`trust_idp`], [`map_group`],
+//! [`RedisServer::pause`]) return [`WorldError`].
 
 mod browser;
 mod consent;
@@ -24,7 +25,7 @@ mod idp;
 mod redis;
 mod splunk;
 
-pub use browser::{Browser, Visit, query_param};
+pub use browser::{Browser, BrowserError, Visit, query_param};
 pub use consent::{ConsentForm, html_unescape};
 pub use idp::{
     CONFIDENTIAL, Idp, IdpOptions, MCP_RESOURCE, OAuthClient, PUBLIC, Pkce, REDIRECT_URI, SignIn,
@@ -71,6 +72,26 @@ pub enum WorldError {
         #[source]
         source: reqwest::Error,
     },
+    /// A signal could not be sent to a service (`kill -SIGNAL PID` failed).
+    #[error("cannot send SIG{signal} to {service} (pid {pid}): {reason}")]
+    Signal {
+        /// The service.
+        service: &'static str,
+        /// The signal's name without `SIG`.
+        signal: &'static str,
+        /// Its process id.
+        pid: u32,
+        /// Why.
+        reason: String,
+    },
+    /// A service did not stop in time after being asked to.
+    #[error("{service} did not exit within {seconds} s of SIGTERM")]
+    NotStopped {
+        /// The service.
+        service: &'static str,
+        /// How long it was given.
+        seconds: u64,
+    },
     /// A service answered with an unexpected status.
     #[error("{what}: HTTP {status}: {body}")]
     Status {
@@ -90,6 +111,30 @@ pub fn workspace_root() -> PathBuf {
         .nth(2)
         .expect("tests/e2e sits two levels below the workspace root")
         .to_path_buf()
+}
+
+/// Sends `signal` (a name such as `TERM`, `STOP`, `CONT`) to process `pid` of `service` with
+/// `kill`, which every Unix has; the test world needs no signal crate for three signals.
+fn send_signal(service: &'static str, pid: u32, signal: &'static str) -> Result<(), WorldError> {
+    let failed = |reason: String| WorldError::Signal {
+        service,
+        signal,
+        pid,
+        reason,
+    };
+    let output = std::process::Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|e| failed(format!("cannot run `kill`: {e}")))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(failed(
+            String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        ))
+    }
 }
 
 /// An HTTP client that follows no redirects (the sign-in steps are checked one by one), with a

@@ -4,6 +4,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::{WorldError, send_signal};
+
 /// Debian's `redis-server` (`.ci/run` installs it).
 const REDIS_SERVER: &str = "/usr/bin/redis-server";
 
@@ -58,6 +60,23 @@ impl RedisServer {
     /// `redis://127.0.0.1:PORT/`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// The process id of `redis-server`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Freezes the server (SIGSTOP), as a stalled host or a long fork would: it keeps its port
+    /// and its clients' connections, the kernel still accepts what they send, but nothing is
+    /// answered until [`RedisServer::resume`]. Dropping a paused server still kills it.
+    pub fn pause(&self) -> Result<(), WorldError> {
+        send_signal("redis-server", self.pid(), "STOP")
+    }
+
+    /// Lets a paused server run again (SIGCONT); it answers what arrived meanwhile.
+    pub fn resume(&self) -> Result<(), WorldError> {
+        send_signal("redis-server", self.pid(), "CONT")
     }
 }
 

@@ -1,5 +1,6 @@
 //! Boundary 1: the token verifier, metadata and challenge for the configured auth mode.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -7,8 +8,8 @@ use anyhow::Context;
 use auth_core::{
     AuthContext, AuthError, CachingVerifier, ChallengeConfig, ClaimsConfig, DiscoveryDocument,
     HttpClient, HttpClientConfig, IntrospectionConfig, IntrospectionVerifier, JwksCache,
-    JwksCacheConfig, JwtVerifier, ProtectedResourceMetadata, ScopeRulesVerifier, StaticVerifier,
-    TokenVerifier, VerifyFuture,
+    JwksCacheConfig, JwtVerifier, ProtectedResourceMetadata, ScopeRules, ScopeRulesVerifier,
+    StaticVerifier, TokenVerifier, VerifyFuture,
 };
 use mcp_tools::ToolRegistry;
 
@@ -41,26 +42,21 @@ pub(crate) fn idp_http_client() -> anyhow::Result<HttpClient> {
 
 /// Builds the verifier for `settings.auth.mode`; `None` for mode `none`. Every verifier
 /// narrows its callers to the scopes `policy`'s scope rules allow their groups.
+///
+/// An IdP that cannot be reached at start does not stop the server: callers get 503 until
+/// it answers (see [`DeferredVerifier`]), and `/readyz` names it meanwhile.
 pub(crate) async fn build(
     settings: &Settings,
     policy: &ToolRegistry,
 ) -> anyhow::Result<Option<Inbound>> {
-    let auth = &settings.auth;
-    let claims = ClaimsConfig::with_groups_claim(auth.groups_claim.clone());
-    let rules = |verifier: Arc<dyn TokenVerifier>, groups_claim: &str| -> Arc<dyn TokenVerifier> {
-        Arc::new(ScopeRulesVerifier::new(
-            verifier,
-            Arc::clone(policy.scope_rules()),
-            groups_claim,
-        ))
-    };
-    let inbound = match auth.mode {
+    let rules = Arc::clone(policy.scope_rules());
+    let inbound = match settings.auth.mode {
         AuthMode::None => return Ok(None),
         AuthMode::Proxy => {
             let proxy = super::proxy::build(settings, policy).await?;
             // No verified-token cache: a revoked grant must stop working at once. Our tokens
             // carry the IdP's groups in `groups`, whatever the IdP's claim was called.
-            let verifier = rules(Arc::new(proxy.server.verifier()), "groups");
+            let verifier = narrowed(Arc::new(proxy.server.verifier()), &rules, "groups");
             // Our tokens name only this server; the token Splunk gets is the IdP's, so the
             // passthrough audience rule (see `passthrough_guard`) does not apply to ours.
             return Ok(Some(Inbound {
@@ -71,96 +67,21 @@ pub(crate) async fn build(
                 authorization_server: Some(proxy.server),
             }));
         }
-        AuthMode::Jwt => {
-            let http = idp_http_client()?;
-            let (issuer, jwks_uri, probe) = match &auth.oidc_config_url {
-                Some(url) => {
-                    let doc = discover(&http, url, auth.issuer_url.as_deref()).await?;
-                    let jwks = doc
-                        .jwks_uri
-                        .clone()
-                        .or_else(|| auth.jwks_uri.clone())
-                        .context(
-                            "the IdP's discovery document has no jwks_uri; set IDP_JWKS_URI",
-                        )?;
-                    (doc.issuer, jwks, url.clone())
-                }
-                None => {
-                    let issuer = auth
-                        .issuer_url
-                        .clone()
-                        .context("IDP_ISSUER_URL is not set")?;
-                    let jwks = auth.jwks_uri.clone().context("IDP_JWKS_URI is not set")?;
-                    (issuer, jwks.clone(), jwks)
-                }
-            };
-            let cache = Arc::new(
-                JwksCache::new(&jwks_uri, Arc::new(http), JwksCacheConfig::default())
-                    .with_context(|| format!("IdP key set URL {jwks_uri}"))?,
-            );
-            let verifier = JwtVerifier::builder()
-                .issuer(issuer.clone())
-                .audience(auth.audience.clone())
-                .claims_config(claims)
-                .jwks(Arc::clone(&cache))
-                .build()
-                .context("cannot build the JWT verifier")?;
-            Inbound {
-                verifier: cached(rules(Arc::new(verifier), &auth.groups_claim)),
-                issuer,
-                jwks: Some(cache),
-                idp_probe_url: Some(probe),
-                authorization_server: None,
-            }
-        }
-        AuthMode::Introspect => {
-            let http = idp_http_client()?;
-            let mut issuer = auth.issuer_url.clone();
-            let mut endpoint = auth.introspection_url.clone();
-            if let Some(url) = &auth.oidc_config_url {
-                let doc = discover(&http, url, auth.issuer_url.as_deref()).await?;
-                endpoint = endpoint.or(doc.introspection_endpoint);
-                issuer = Some(doc.issuer);
-            }
-            let endpoint = endpoint.context(
-                "no introspection endpoint: set IDP_INTROSPECTION_URL or IDP_OIDC_CONFIG_URL",
-            )?;
-            let client_id = auth
-                .client_id
-                .clone()
-                .context("MCP_OAUTH_CLIENT_ID is not set")?;
-            let secret = auth
-                .client_secret
-                .clone()
-                .context("MCP_OAUTH_CLIENT_SECRET is not set")?;
-            let mut config = IntrospectionConfig::new(
-                endpoint.clone(),
-                client_id,
-                secret,
-                auth.audience.clone(),
-            );
-            config.claims = claims;
-            if let Some(issuer) = &issuer {
-                config.issuers = vec![issuer.clone()];
-            }
-            let verifier = IntrospectionVerifier::new(http, config)
-                .context("cannot build the introspection verifier")?;
-            Inbound {
-                verifier: cached(rules(Arc::new(verifier), &auth.groups_claim)),
-                issuer: issuer.unwrap_or_else(|| origin_of(&endpoint)),
-                jwks: None,
-                idp_probe_url: Some(auth.oidc_config_url.clone().unwrap_or(endpoint)),
-                authorization_server: None,
-            }
-        }
+        AuthMode::Jwt | AuthMode::Introspect => match idp_inbound(settings, &rules).await {
+            Ok(inbound) => inbound,
+            Err(Start::Fatal(e)) => return Err(e),
+            Err(Start::IdpUnreachable(e)) => deferred_inbound(settings, rules, &e)?,
+        },
         AuthMode::Static => {
+            let auth = &settings.auth;
             let path = auth
                 .static_tokens_file
                 .as_ref()
                 .context("MCP_STATIC_TOKENS_FILE is not set")?;
+            let claims = ClaimsConfig::with_groups_claim(auth.groups_claim.clone());
             let verifier = static_verifier(path, claims)?;
             Inbound {
-                verifier: rules(Arc::new(verifier), &auth.groups_claim),
+                verifier: narrowed(Arc::new(verifier), &rules, &auth.groups_claim),
                 issuer: settings.server.base_url.clone(),
                 jwks: None,
                 idp_probe_url: None,
@@ -171,17 +92,228 @@ pub(crate) async fn build(
     Ok(Some(passthrough_guard(settings, inbound)))
 }
 
-/// The IdP's discovery document at `url` (`IDP_OIDC_CONFIG_URL`), its issuer checked.
+/// Why the verifier of an IdP mode could not be built now.
+enum Start {
+    /// The IdP's discovery document could not be had (down, unreachable, an error page): the
+    /// server starts and tries again.
+    IdpUnreachable(anyhow::Error),
+    /// A configuration the IdP's answer cannot change (issuer mismatch, missing settings).
+    Fatal(anyhow::Error),
+}
+
+impl From<anyhow::Error> for Start {
+    fn from(e: anyhow::Error) -> Self {
+        Self::Fatal(e)
+    }
+}
+
+/// `verifier`, narrowed to the scopes `rules` allow each caller (groups from `groups_claim`).
+fn narrowed(
+    verifier: Arc<dyn TokenVerifier>,
+    rules: &Arc<ScopeRules>,
+    groups_claim: &str,
+) -> Arc<dyn TokenVerifier> {
+    Arc::new(ScopeRulesVerifier::new(
+        verifier,
+        Arc::clone(rules),
+        groups_claim,
+    ))
+}
+
+/// The verifier of `jwt` or `introspect` mode, which may need the IdP's discovery document.
+async fn idp_inbound(settings: &Settings, rules: &Arc<ScopeRules>) -> Result<Inbound, Start> {
+    let auth = &settings.auth;
+    let claims = ClaimsConfig::with_groups_claim(auth.groups_claim.clone());
+    let http = idp_http_client()?;
+    if auth.mode == AuthMode::Introspect {
+        let mut issuer = auth.issuer_url.clone();
+        let mut endpoint = auth.introspection_url.clone();
+        if let Some(url) = &auth.oidc_config_url {
+            let doc = discover(&http, url, auth.issuer_url.as_deref()).await?;
+            endpoint = endpoint.or(doc.introspection_endpoint);
+            issuer = Some(doc.issuer);
+        }
+        let endpoint = endpoint.context(
+            "no introspection endpoint: set IDP_INTROSPECTION_URL or IDP_OIDC_CONFIG_URL",
+        )?;
+        let client_id = auth
+            .client_id
+            .clone()
+            .context("MCP_OAUTH_CLIENT_ID is not set")?;
+        let secret = auth
+            .client_secret
+            .clone()
+            .context("MCP_OAUTH_CLIENT_SECRET is not set")?;
+        let mut config =
+            IntrospectionConfig::new(endpoint.clone(), client_id, secret, auth.audience.clone());
+        config.claims = claims;
+        if let Some(issuer) = &issuer {
+            config.issuers = vec![issuer.clone()];
+        }
+        let verifier = IntrospectionVerifier::new(http, config)
+            .context("cannot build the introspection verifier")?;
+        return Ok(Inbound {
+            verifier: cached(narrowed(Arc::new(verifier), rules, &auth.groups_claim)),
+            issuer: issuer.unwrap_or_else(|| origin_of(&endpoint)),
+            jwks: None,
+            idp_probe_url: Some(auth.oidc_config_url.clone().unwrap_or(endpoint)),
+            authorization_server: None,
+        });
+    }
+    let (issuer, jwks_uri, probe) = match &auth.oidc_config_url {
+        Some(url) => {
+            let doc = discover(&http, url, auth.issuer_url.as_deref()).await?;
+            let jwks = doc
+                .jwks_uri
+                .clone()
+                .or_else(|| auth.jwks_uri.clone())
+                .context("the IdP's discovery document has no jwks_uri; set IDP_JWKS_URI")?;
+            (doc.issuer, jwks, url.clone())
+        }
+        None => {
+            let issuer = auth
+                .issuer_url
+                .clone()
+                .context("IDP_ISSUER_URL is not set")?;
+            let jwks = auth.jwks_uri.clone().context("IDP_JWKS_URI is not set")?;
+            (issuer, jwks.clone(), jwks)
+        }
+    };
+    let cache = Arc::new(
+        JwksCache::new(&jwks_uri, Arc::new(http), JwksCacheConfig::default())
+            .with_context(|| format!("IdP key set URL {jwks_uri}"))?,
+    );
+    let verifier = JwtVerifier::builder()
+        .issuer(issuer.clone())
+        .audience(auth.audience.clone())
+        .claims_config(claims)
+        .jwks(Arc::clone(&cache))
+        .build()
+        .context("cannot build the JWT verifier")?;
+    Ok(Inbound {
+        verifier: cached(narrowed(Arc::new(verifier), rules, &auth.groups_claim)),
+        issuer,
+        jwks: Some(cache),
+        idp_probe_url: Some(probe),
+        authorization_server: None,
+    })
+}
+
+/// `jwt` or `introspect` mode while the IdP is down at start: a [`DeferredVerifier`] that
+/// keeps trying to build the real one. The metadata names the configured issuer, or the one
+/// the discovery URL implies.
+fn deferred_inbound(
+    settings: &Settings,
+    rules: Arc<ScopeRules>,
+    cause: &anyhow::Error,
+) -> anyhow::Result<Inbound> {
+    let auth = &settings.auth;
+    let url = auth
+        .oidc_config_url
+        .clone()
+        .context("only discovery needs the IdP at start")?;
+    let issuer = auth
+        .issuer_url
+        .clone()
+        .or_else(|| oidc_proxy::upstream::issuer_implied_by(&url))
+        .with_context(|| {
+            format!(
+                "the IdP cannot be reached ({cause:#}), and without IDP_ISSUER_URL the server \
+                 cannot name it in its metadata meanwhile; set IDP_ISSUER_URL"
+            )
+        })?;
+    tracing::warn!(
+        error = %format!("{cause:#}"),
+        "the IdP cannot be reached: serving, with 503 to callers until it answers"
+    );
+    let settings = settings.clone();
+    let verifier = DeferredVerifier::spawn(move || {
+        let settings = settings.clone();
+        let rules = Arc::clone(&rules);
+        async move {
+            match idp_inbound(&settings, &rules).await {
+                Ok(inbound) => Ok(inbound.verifier),
+                Err(Start::IdpUnreachable(e) | Start::Fatal(e)) => Err(e),
+            }
+        }
+    });
+    Ok(Inbound {
+        verifier: Arc::new(verifier),
+        issuer,
+        jwks: None,
+        idp_probe_url: Some(url),
+        authorization_server: None,
+    })
+}
+
+/// A verifier that exists once the IdP answers. Until then every token gets an `Upstream`
+/// error, which is 503: a 401 would send clients to sign in again, and again. A background
+/// task retries (every 5 s at most) and the server recovers without a restart.
+struct DeferredVerifier {
+    ready: Arc<std::sync::OnceLock<Arc<dyn TokenVerifier>>>,
+}
+
+/// Longest pause between two tries to reach the IdP.
+const IDP_RETRY_MAX: Duration = Duration::from_secs(5);
+
+impl DeferredVerifier {
+    fn spawn<F, Fut>(build: F) -> Self
+    where
+        F: Fn() -> Fut + Send + 'static,
+        Fut: Future<Output = anyhow::Result<Arc<dyn TokenVerifier>>> + Send,
+    {
+        let ready = Arc::new(std::sync::OnceLock::new());
+        let cell = Arc::clone(&ready);
+        tokio::spawn(async move {
+            let mut pause = Duration::from_millis(250);
+            loop {
+                tokio::time::sleep(pause).await;
+                match build().await {
+                    Ok(verifier) => {
+                        let _ = cell.set(verifier);
+                        tracing::info!("the IdP answers: verifying tokens");
+                        return;
+                    }
+                    Err(e) => tracing::warn!(
+                        error = %format!("{e:#}"),
+                        "the IdP still cannot be reached"
+                    ),
+                }
+                pause = (pause * 2).min(IDP_RETRY_MAX);
+            }
+        });
+        Self { ready }
+    }
+}
+
+impl TokenVerifier for DeferredVerifier {
+    fn verify<'a>(&'a self, token: &'a str) -> VerifyFuture<'a> {
+        match self.ready.get() {
+            Some(verifier) => verifier.verify(token),
+            None => Box::pin(async {
+                Err(AuthError::Upstream(
+                    "the identity provider has not answered since the server started".to_owned(),
+                ))
+            }),
+        }
+    }
+}
+
+/// The IdP's discovery document at `url` (`IDP_OIDC_CONFIG_URL`), its issuer checked. Not
+/// getting it is [`Start::IdpUnreachable`]; a document naming another issuer is fatal.
 async fn discover(
     http: &HttpClient,
     url: &str,
     expected_issuer: Option<&str>,
-) -> anyhow::Result<DiscoveryDocument> {
-    DiscoveryDocument::fetch(http, url, expected_issuer)
-        .await
-        .with_context(|| {
-            format!("IDP_OIDC_CONFIG_URL: cannot use the IdP's discovery document {url}")
-        })
+) -> Result<DiscoveryDocument, Start> {
+    let context = || format!("IDP_OIDC_CONFIG_URL: cannot use the IdP's discovery document {url}");
+    match DiscoveryDocument::fetch(http, url, expected_issuer).await {
+        Ok(doc) => Ok(doc),
+        Err(e @ auth_core::ConfigError::Discovery(_)) => Err(Start::IdpUnreachable(
+            anyhow::Error::new(e).context(context()),
+        )),
+        Err(e) => Err(Start::Fatal(anyhow::Error::new(e).context(context()))),
+    }
 }
 
 /// Wraps the verifier so that, in passthrough mode, only tokens whose audience also names

@@ -120,6 +120,9 @@ async fn serve_http(mut settings: Settings) -> anyhow::Result<()> {
         metrics,
         readiness,
         authorization_server,
+        trusted_proxies: crate::http::TrustedProxies::new(
+            settings.server.trusted_proxies.iter().copied(),
+        ),
     });
     announce(&settings, local)?;
     crate::http::serve(listener, router, shutdown_signal())
@@ -163,6 +166,18 @@ fn announce(settings: &Settings, local: SocketAddr) -> anyhow::Result<()> {
         stateless = settings.server.stateless,
         "serving MCP over streamable HTTP"
     );
+    if !settings.server.trusted_proxies.is_empty() {
+        let ranges: Vec<String> = settings
+            .server
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        tracing::info!(
+            trusted_proxies = %ranges.join(", "),
+            "X-Forwarded-For and Forwarded name the client of requests from these peers"
+        );
+    }
     if settings.auth.mode == AuthMode::Proxy {
         tracing::info!(
             issuer = %settings.server.base_url,

@@ -12,8 +12,9 @@ use base64::Engine as _;
 use mcp_tools::ToolRegistry;
 use oidc_proxy::{
     AuthorizationServer, CALLBACK_PATH, CimdConfig, Cipher, ClientAuthMethod, EncryptionKey,
-    ExplicitEndpoints, ProxyConfig, RedbStore, RedirectPattern, RedirectPolicy, RedisStore, Store,
-    TokenIssuer, UpstreamClient, UpstreamConfig, UpstreamEndpoints,
+    EndpointLimits, ExplicitEndpoints, ProxyConfig, RateLimit, RedbStore, RedirectPattern,
+    RedirectPolicy, RedisStore, Store, TokenIssuer, UpstreamClient, UpstreamConfig,
+    UpstreamEndpoints,
 };
 use secrecy::ExposeSecret as _;
 
@@ -239,7 +240,7 @@ pub(crate) fn callback_url(settings: &Settings) -> String {
 }
 
 /// The authorization server's settings: the policy's scopes and scope rules, lifetimes,
-/// client rules.
+/// client rules, rate limits.
 fn proxy_config(settings: &Settings, policy: &ToolRegistry) -> ProxyConfig {
     let proxy = &settings.auth.proxy;
     let scopes: Vec<String> = policy.offered_scopes().iter().map(str::to_owned).collect();
@@ -257,6 +258,19 @@ fn proxy_config(settings: &Settings, policy: &ToolRegistry) -> ProxyConfig {
     config.refresh_token_ttl = proxy.refresh_token_ttl;
     config.consent_remember = proxy.consent_remember;
     config.refresh_reuse_grace = proxy.refresh_reuse_grace;
+    config.registration.rate_limit = proxy.register_rate_limit;
+    let limit = |max| RateLimit {
+        max,
+        window: proxy.rate_limit_window,
+    };
+    config.token_limits = EndpointLimits {
+        per_address: limit(proxy.token_rate_limit),
+        per_client: limit(proxy.token_client_rate_limit),
+    };
+    config.revoke_limits = EndpointLimits {
+        per_address: limit(proxy.revoke_rate_limit),
+        per_client: limit(proxy.revoke_client_rate_limit),
+    };
     let policy = RedirectPolicy::new().with_allow_list(
         proxy
             .redirect_allowlist

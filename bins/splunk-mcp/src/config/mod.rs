@@ -71,6 +71,10 @@ pub struct ServerSettings {
     /// `MCP_ALLOW_UNAUTHENTICATED`, `--allow-unauthenticated`: permits auth mode `none` on a
     /// non-loopback bind.
     pub allow_unauthenticated: bool,
+    /// `MCP_TRUSTED_PROXIES` (default none): CIDR ranges of the load balancers in front of
+    /// this server; only from a peer in one of them are `X-Forwarded-For` and `Forwarded`
+    /// believed about who the client is (rate limits, logs).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// `MCP_TOOLS_LIST_FILTER` (default true): `tools/list` shows only the tools the caller may call.
     pub filter_tools_list: bool,
     /// `MCP_LOG_FORMAT`, `--log-format` (default text).
@@ -238,6 +242,24 @@ pub struct ProxySettings {
     /// `MCP_PROXY_REDIRECT_ALLOWLIST`: patterns (`*` wildcard) every client redirect URI must
     /// match; empty: the built-in rules only.
     pub redirect_allowlist: Vec<String>,
+    /// `MCP_PROXY_REGISTER_RATE_LIMIT` (default 20; 0 off): client registrations per client
+    /// address per hour.
+    pub register_rate_limit: u64,
+    /// `MCP_PROXY_TOKEN_RATE_LIMIT` (default 120; 0 off): `/token` requests per client address
+    /// per [`ProxySettings::rate_limit_window`].
+    pub token_rate_limit: u64,
+    /// `MCP_PROXY_TOKEN_CLIENT_RATE_LIMIT` (default 60; 0 off): `/token` requests per client
+    /// per window.
+    pub token_client_rate_limit: u64,
+    /// `MCP_PROXY_REVOKE_RATE_LIMIT` (default 60; 0 off): `/revoke` requests per client
+    /// address per window.
+    pub revoke_rate_limit: u64,
+    /// `MCP_PROXY_REVOKE_CLIENT_RATE_LIMIT` (default 30; 0 off): `/revoke` requests per client
+    /// per window.
+    pub revoke_client_rate_limit: u64,
+    /// `MCP_PROXY_RATE_LIMIT_WINDOW` (default 1m): the fixed window of the `/token` and
+    /// `/revoke` limits.
+    pub rate_limit_window: Duration,
 }
 
 /// The default `MCP_PROXY_STORE`.

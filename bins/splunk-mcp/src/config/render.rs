@@ -134,6 +134,12 @@ pub(super) fn render(settings: &Settings) -> String {
     out.display("stateless", server.stateless);
     out.list("allowed_hosts", &server.allowed_hosts);
     out.display("allow_unauthenticated", server.allow_unauthenticated);
+    let trusted: Vec<String> = server
+        .trusted_proxies
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    out.list("trusted_proxies", &trusted);
     out.display("filter_tools_list", server.filter_tools_list);
     out.str(
         "log_format",
@@ -220,6 +226,12 @@ pub(super) fn render(settings: &Settings) -> String {
     out.display("allow_cimd", proxy.allow_cimd);
     out.display("cimd_allow_loopback", proxy.cimd_allow_loopback);
     out.list("redirect_allowlist", &proxy.redirect_allowlist);
+    out.display("register_rate_limit", proxy.register_rate_limit);
+    out.display("token_rate_limit", proxy.token_rate_limit);
+    out.display("token_client_rate_limit", proxy.token_client_rate_limit);
+    out.display("revoke_rate_limit", proxy.revoke_rate_limit);
+    out.display("revoke_client_rate_limit", proxy.revoke_client_rate_limit);
+    out.display("rate_limit_window", proxy.rate_limit_window.as_secs());
 
     let splunk = &settings.splunk;
     out.table("splunk");

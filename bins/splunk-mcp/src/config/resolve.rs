@@ -137,6 +137,17 @@ impl Resolver<'_> {
             .map(Duration::from_secs)
     }
 
+    /// A count from 0 (which turns what it limits off) to a million.
+    fn count(
+        &mut self,
+        key: &'static str,
+        env: &'static str,
+        default: u64,
+    ) -> Result<u64, ConfigError> {
+        self.find(key, &[env], None)
+            .map_or(Ok(default), |found| found.number(0, 1_000_000))
+    }
+
     fn list(
         &mut self,
         key: &'static str,
@@ -324,6 +335,10 @@ fn resolve_server(
         Some(("--allow-unauthenticated", flags.allow_unauthenticated)),
         false,
     )?;
+    let trusted_proxies = match r.find("server.trusted_proxies", &["MCP_TRUSTED_PROXIES"], None) {
+        None => Vec::new(),
+        Some(found) => trusted_proxies(&found)?,
+    };
     let filter_tools_list = r.boolean(
         "server.filter_tools_list",
         "MCP_TOOLS_LIST_FILTER",
@@ -362,10 +377,32 @@ fn resolve_server(
         stateless,
         allowed_hosts,
         allow_unauthenticated,
+        trusted_proxies,
         filter_tools_list,
         log_format,
         log_level,
     })
+}
+
+/// `MCP_TRUSTED_PROXIES`: CIDR ranges (`10.0.0.0/8`) or single addresses, comma- or
+/// space-separated; host bits are dropped (`10.1.2.3/8` is `10.0.0.0/8`).
+fn trusted_proxies(found: &Found) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+    found
+        .list(&[',', ' '])?
+        .into_iter()
+        .map(|item| {
+            let range = item
+                .parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<IpAddr>().map(ipnet::IpNet::from));
+            range.map(|range| range.trunc()).map_err(|_| {
+                found.error(
+                    format!("`{item}` is not a CIDR range or an IP address"),
+                    "list the addresses of the load balancers in front of this server as CIDR \
+                     ranges separated by commas, e.g. `10.0.0.0/8, 127.0.0.1/32, ::1/128`",
+                )
+            })
+        })
+        .collect()
 }
 
 /// `http://<bind>`, with an all-interfaces address shown as `localhost` (what a local client dials).
@@ -620,6 +657,37 @@ fn resolve_proxy(r: &mut Resolver<'_>) -> Result<ProxySettings, ConfigError> {
         &[','],
         &[],
     )?;
+    let register_rate_limit = r.count(
+        "auth.proxy.register_rate_limit",
+        "MCP_PROXY_REGISTER_RATE_LIMIT",
+        20,
+    )?;
+    let token_rate_limit = r.count(
+        "auth.proxy.token_rate_limit",
+        "MCP_PROXY_TOKEN_RATE_LIMIT",
+        120,
+    )?;
+    let token_client_rate_limit = r.count(
+        "auth.proxy.token_client_rate_limit",
+        "MCP_PROXY_TOKEN_CLIENT_RATE_LIMIT",
+        60,
+    )?;
+    let revoke_rate_limit = r.count(
+        "auth.proxy.revoke_rate_limit",
+        "MCP_PROXY_REVOKE_RATE_LIMIT",
+        60,
+    )?;
+    let revoke_client_rate_limit = r.count(
+        "auth.proxy.revoke_client_rate_limit",
+        "MCP_PROXY_REVOKE_CLIENT_RATE_LIMIT",
+        30,
+    )?;
+    let rate_limit_window = r.duration(
+        "auth.proxy.rate_limit_window",
+        "MCP_PROXY_RATE_LIMIT_WINDOW",
+        (1, DAY),
+        60,
+    )?;
     Ok(ProxySettings {
         store,
         encryption_key,
@@ -630,6 +698,12 @@ fn resolve_proxy(r: &mut Resolver<'_>) -> Result<ProxySettings, ConfigError> {
         allow_cimd,
         cimd_allow_loopback,
         redirect_allowlist,
+        register_rate_limit,
+        token_rate_limit,
+        token_client_rate_limit,
+        revoke_rate_limit,
+        revoke_client_rate_limit,
+        rate_limit_window,
     })
 }
 

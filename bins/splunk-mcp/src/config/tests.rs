@@ -86,6 +86,7 @@ fn defaults_match_the_documented_ones() {
     assert_eq!(s.server.base_url, "http://127.0.0.1:8000");
     assert!(!s.server.stateless);
     assert!(!s.server.allow_unauthenticated);
+    assert!(s.server.trusted_proxies.is_empty());
     assert!(s.server.filter_tools_list);
     assert_eq!(s.server.log_format, LogFormat::Text);
     assert_eq!(s.server.log_level, "info");
@@ -202,6 +203,7 @@ fn environment_names_reach_their_settings() {
             ("SPLUNK_CREDENTIALS", "passthrough"),
             ("MCP_BASE_URL", "https://mcp.example.com/"),
             ("MCP_ALLOWED_HOSTS", "a.example.com, b.example.com:8443"),
+            ("MCP_TRUSTED_PROXIES", "10.1.2.3/8, 127.0.0.1 ::1/128"),
             ("MCP_TOOLS_LIST_FILTER", "false"),
             ("MCP_AUTH_REQUIRED_SCOPES", "splunk:read, extra"),
             ("MCP_AUTH_REQUIRED_GROUPS", "Splunk Users,ops"),
@@ -229,6 +231,13 @@ fn environment_names_reach_their_settings() {
         ["a.example.com", "b.example.com:8443"]
     );
     assert!(!s.server.filter_tools_list);
+    let trusted: Vec<String> = s
+        .server
+        .trusted_proxies
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(trusted, ["10.0.0.0/8", "127.0.0.1/32", "::1/128"]);
     assert_eq!(s.server.log_level, "debug");
     assert_eq!(s.auth.required_scopes, ["splunk:read", "extra"]);
     assert_eq!(s.auth.required_groups, ["Splunk Users", "ops"]);
@@ -755,6 +764,14 @@ fn file_errors_name_the_key_and_the_file() {
     assert_eq!(e.setting, format!("splunk.port in {}", bad_type.display()));
     assert!(e.problem.contains("whole number"), "{e}");
 
+    let bad_range = temp_file("[server]\ntrusted_proxies = [\"10.0.0.0/8\", \"10.0.0.0/99\"]\n");
+    let e = load_err(&["--config", bad_range.to_str().unwrap()], &[TOKEN]);
+    assert_eq!(
+        e.setting,
+        format!("server.trusted_proxies in {}", bad_range.display())
+    );
+    assert!(e.problem.contains("`10.0.0.0/99`"), "{e}");
+
     let unknown = temp_file("[splunk]\nhost = \"h\"\nprot = 1\n");
     let e = load_err(&["--config", unknown.to_str().unwrap()], &[TOKEN]);
     assert_eq!(e.setting, format!("splunk.prot in {}", unknown.display()));
@@ -974,6 +991,12 @@ fn proxy_mode_defaults_match_the_documented_ones() {
     assert!(proxy.allow_cimd);
     assert!(!proxy.cimd_allow_loopback);
     assert!(proxy.redirect_allowlist.is_empty());
+    assert_eq!(proxy.register_rate_limit, 20);
+    assert_eq!(proxy.token_rate_limit, 120);
+    assert_eq!(proxy.token_client_rate_limit, 60);
+    assert_eq!(proxy.revoke_rate_limit, 60);
+    assert_eq!(proxy.revoke_client_rate_limit, 30);
+    assert_eq!(proxy.rate_limit_window, Duration::from_secs(60));
     assert_eq!(
         proxy
             .encryption_key
@@ -1023,6 +1046,12 @@ fn proxy_environment_names_reach_their_settings() {
                 "MCP_PROXY_REDIRECT_ALLOWLIST",
                 "https://*.example.com/cb, http://127.0.0.1:*/callback",
             ),
+            ("MCP_PROXY_REGISTER_RATE_LIMIT", "5"),
+            ("MCP_PROXY_TOKEN_RATE_LIMIT", "0"),
+            ("MCP_PROXY_TOKEN_CLIENT_RATE_LIMIT", "7"),
+            ("MCP_PROXY_REVOKE_RATE_LIMIT", "8"),
+            ("MCP_PROXY_REVOKE_CLIENT_RATE_LIMIT", "9"),
+            ("MCP_PROXY_RATE_LIMIT_WINDOW", "10s"),
             ("SPLUNK_CREDENTIALS", "passthrough"),
         ],
     );
@@ -1069,11 +1098,23 @@ fn proxy_environment_names_reach_their_settings() {
         proxy.redirect_allowlist,
         ["https://*.example.com/cb", "http://127.0.0.1:*/callback"]
     );
+    assert_eq!(
+        (
+            proxy.register_rate_limit,
+            proxy.token_rate_limit,
+            proxy.token_client_rate_limit,
+            proxy.revoke_rate_limit,
+            proxy.revoke_client_rate_limit,
+            proxy.rate_limit_window,
+        ),
+        (5, 0, 7, 8, 9, Duration::from_secs(10))
+    );
 
     let file = temp_file(
         "[auth]\nmode = \"proxy\"\nextra_token_params = \"resource=urn:splunk\"\n\
          [auth.proxy]\nstore = \"/var/lib/splunk-mcp/proxy.redb\"\naccess_token_ttl = 600\n\
-         consent_remember = \"1h\"\nredirect_allowlist = [\"https://app.example.com/cb\"]\n",
+         consent_remember = \"1h\"\nredirect_allowlist = [\"https://app.example.com/cb\"]\n\
+         token_rate_limit = 300\nrate_limit_window = \"5m\"\n",
     );
     let s = load_ok(
         &["--config", file.to_str().unwrap()],
@@ -1093,6 +1134,8 @@ fn proxy_environment_names_reach_their_settings() {
         s.auth.proxy.redirect_allowlist,
         ["https://app.example.com/cb"]
     );
+    assert_eq!(s.auth.proxy.token_rate_limit, 300);
+    assert_eq!(s.auth.proxy.rate_limit_window, Duration::from_secs(300));
 }
 
 #[test]
@@ -1220,6 +1263,30 @@ fn proxy_rules_name_the_setting_and_a_fix() {
             "seconds",
         ),
         (
+            proxy_env(&[("MCP_PROXY_TOKEN_RATE_LIMIT", "lots")]),
+            "MCP_PROXY_TOKEN_RATE_LIMIT",
+            "a whole number from 0 to 1000000",
+            "0 to 1000000",
+        ),
+        (
+            proxy_env(&[("MCP_PROXY_RATE_LIMIT_WINDOW", "0")]),
+            "MCP_PROXY_RATE_LIMIT_WINDOW",
+            "a duration from 1s to 1d",
+            "s, m, h or d",
+        ),
+        (
+            proxy_env(&[("MCP_TRUSTED_PROXIES", "10.0.0.0/8, 10.0.0.0/33")]),
+            "MCP_TRUSTED_PROXIES",
+            "`10.0.0.0/33` is not a CIDR range or an IP address",
+            "10.0.0.0/8, 127.0.0.1/32, ::1/128",
+        ),
+        (
+            proxy_env(&[("MCP_TRUSTED_PROXIES", "lb.internal")]),
+            "MCP_TRUSTED_PROXIES",
+            "`lb.internal` is not a CIDR range",
+            "CIDR",
+        ),
+        (
             proxy_env(&[("MCP_PROXY_ALLOW_CIMD", "sometimes")]),
             "MCP_PROXY_ALLOW_CIMD",
             "expected a boolean",
@@ -1317,10 +1384,18 @@ fn rendered_proxy_config_loads_back_to_the_same_settings() {
             ("MCP_PROXY_CONSENT_REMEMBER", "0"),
             ("MCP_PROXY_REDIRECT_ALLOWLIST", "https://*.example.com/*"),
             ("IDP_SCOPES", "openid groups"),
+            ("MCP_TRUSTED_PROXIES", "10.0.0.0/8,2001:db8::/32"),
+            ("MCP_PROXY_TOKEN_CLIENT_RATE_LIMIT", "0"),
+            ("MCP_PROXY_RATE_LIMIT_WINDOW", "1h"),
         ]),
     );
     let text = render_redacted(&s);
     assert!(text.contains("[auth.proxy]"), "{text}");
+    assert!(
+        text.contains("trusted_proxies = [\"10.0.0.0/8\", \"2001:db8::/32\"]"),
+        "{text}"
+    );
+    assert!(text.contains("token_client_rate_limit = 0"), "{text}");
     let again = temp_file(&text);
     // The file holds `<redacted>` in place of each secret: give the real ones again.
     let reloaded = load_ok(
@@ -1333,6 +1408,11 @@ fn rendered_proxy_config_loads_back_to_the_same_settings() {
     assert_eq!(render_redacted(&reloaded), text);
     assert_eq!(reloaded.auth.extra_token_params, s.auth.extra_token_params);
     assert_eq!(reloaded.auth.proxy.consent_remember, Duration::ZERO);
+    assert_eq!(reloaded.server.trusted_proxies, s.server.trusted_proxies);
+    assert_eq!(
+        reloaded.auth.proxy.rate_limit_window,
+        Duration::from_secs(3600)
+    );
 }
 
 #[test]

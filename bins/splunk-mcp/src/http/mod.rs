@@ -9,7 +9,9 @@
 //!    pre-check of `tools/call` (403 `insufficient_scope` so clients can step up),
 //! 4. rmcp's [`StreamableHttpService`].
 //!
-//! Everything but `/mcp` is unauthenticated.
+//! Everything but `/mcp` is unauthenticated. Every request first gets its client address
+//! (the peer, or what the forwarding headers of [`TrustedProxies`] say), which proxy mode's
+//! rate limits count by and the request's log lines name.
 
 use std::future::{Future, IntoFuture as _};
 use std::pin::Pin;
@@ -23,6 +25,9 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 
 use crate::metrics::Metrics;
 
+pub use client_addr::TrustedProxies;
+
+mod client_addr;
 mod guard;
 mod probes;
 #[cfg(test)]
@@ -60,6 +65,8 @@ pub struct HttpOptions {
     /// Proxy mode's authorization server (metadata, `/register`, `/authorize`, `/token`, ...),
     /// served at the root next to `/mcp`.
     pub authorization_server: Option<Router>,
+    /// The load balancers whose `X-Forwarded-For` / `Forwarded` headers name the client.
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// How `/mcp` authenticates and authorizes callers.
@@ -95,6 +102,7 @@ pub fn router(options: HttpOptions) -> Router {
         metrics,
         readiness,
         authorization_server,
+        trusted_proxies,
     } = options;
 
     let config = StreamableHttpServerConfig::default()
@@ -132,7 +140,12 @@ pub fn router(options: HttpOptions) -> Router {
     if let Some(endpoints) = authorization_server {
         app = app.merge(endpoints);
     }
-    app.merge(mcp).fallback(not_found)
+    app.merge(mcp)
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(trusted_proxies),
+            client_addr::resolve,
+        ))
 }
 
 async fn not_found() -> (http::StatusCode, &'static str) {
@@ -140,8 +153,8 @@ async fn not_found() -> (http::StatusCode, &'static str) {
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves, then lets open requests finish for
-/// at most [`SHUTDOWN_GRACE`]. Handlers see the peer's address (`ConnectInfo<SocketAddr>`):
-/// proxy mode's `/register` limits registrations per address.
+/// at most [`SHUTDOWN_GRACE`]. Handlers see the peer's address (`ConnectInfo<SocketAddr>`),
+/// from which [`router`] decides each request's client address.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,

@@ -111,6 +111,7 @@ impl World {
             metrics,
             readiness: setup.readiness,
             authorization_server: None,
+            trusted_proxies: TrustedProxies::default(),
         });
         tokio::spawn(serve(listener, app, std::future::pending()));
         let http = reqwest::Client::builder()

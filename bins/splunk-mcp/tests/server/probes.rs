@@ -1,29 +1,11 @@
 //! Operations endpoints: `/healthz` always, `/readyz` following the IdP and Splunk, `/metrics`
 //! counting tool calls.
 
-use std::time::Duration;
-
 use e2e_tests::World;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::support::{call, connect, passthrough_server, text, token_for};
-
-/// Polls `url` (up to 20 s) until it answers `want`; returns the last status and body.
-async fn poll_status(http: &reqwest::Client, url: &str, want: StatusCode) -> (StatusCode, String) {
-    let mut last = (StatusCode::IM_A_TEAPOT, String::new());
-    for _ in 0..80 {
-        if let Ok(response) = http.get(url).send().await {
-            let status = response.status();
-            last = (status, response.text().await.unwrap_or_default());
-            if status == want {
-                break;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    last
-}
+use crate::support::{call, connect, passthrough_server, poll_status, text, token_for};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_readiness_and_metrics() {

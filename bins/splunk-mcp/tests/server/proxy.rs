@@ -246,13 +246,8 @@ async fn start_up_says_why_it_cannot_serve() {
         closed_port()
     );
 
-    // The IdP does not answer its discovery document.
-    let store = proxy_store_path("proxy-idp-down").display().to_string();
-    let (code, stdout, stderr) = run(&standalone_env(&idp_down, &store), &serve).await;
-    assert_eq!(code, Some(1), "{stdout}{stderr}");
-    assert!(!stdout.contains("MCP endpoint"), "{stdout}");
-    assert!(stderr.contains("IDP_OIDC_CONFIG_URL"), "{stderr}");
-    assert!(stderr.contains(&idp_down), "{stderr}");
+    // (An IdP that does not answer is not a reason to stop: see outages.rs. What follows
+    // fails before the IdP is asked anything.)
 
     // The store file's directory does not exist.
     let missing = std::env::temp_dir()

@@ -425,3 +425,23 @@ pub(crate) fn challenge_of(response: &reqwest::Response) -> String {
         .expect("ASCII challenge")
         .to_owned()
 }
+
+/// Polls `url` (up to 20 s) until it answers `want`; returns the last status and body.
+pub(crate) async fn poll_status(
+    http: &reqwest::Client,
+    url: &str,
+    want: reqwest::StatusCode,
+) -> (reqwest::StatusCode, String) {
+    let mut last = (reqwest::StatusCode::IM_A_TEAPOT, String::new());
+    for _ in 0..80 {
+        if let Ok(response) = http.get(url).send().await {
+            let status = response.status();
+            last = (status, response.text().await.unwrap_or_default());
+            if status == want {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    last
+}

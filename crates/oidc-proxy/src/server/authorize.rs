@@ -317,6 +317,29 @@ async fn continue_upstream(
     let state = random_token();
     let pkce = Pkce::generate();
     let nonce = random_token();
+    // Built first: an IdP that cannot be reached is told to the client before anything is kept.
+    let url = match server
+        .upstream
+        .authorization_url_with_hint(
+            &state,
+            &nonce,
+            &pkce.challenge,
+            transaction.login_hint.as_deref(),
+        )
+        .await
+    {
+        Ok(url) => url,
+        Err(e) => {
+            tracing::warn!(error = %e, "the identity provider cannot be reached for a sign-in");
+            return to_client_error(
+                server,
+                &transaction.redirect_uri,
+                transaction.client_state.as_deref(),
+                "temporarily_unavailable",
+                "the identity provider cannot be reached; try again",
+            );
+        }
+    };
     transaction.upstream = Some(UpstreamRequest {
         pkce_verifier: pkce.verifier.clone(),
         nonce: nonce.clone(),
@@ -336,12 +359,6 @@ async fn continue_upstream(
             "the authorization server could not save the request; try again",
         );
     }
-    let url = server.upstream.authorization_url_with_hint(
-        &state,
-        &nonce,
-        &pkce.challenge,
-        transaction.login_hint.as_deref(),
-    );
     let mut response = see_other(url.as_str());
     if let Some(cookie) = consent_cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);

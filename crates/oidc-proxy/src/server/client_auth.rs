@@ -38,6 +38,15 @@ pub(crate) enum OAuthFailure {
     UnsupportedGrantType,
     /// `temporarily_unavailable` (503): the IdP cannot be reached; the detail is logged.
     Unavailable(String),
+    /// The store cannot be reached now (logged detail).
+    StoreUnavailable(String),
+    /// `temporarily_unavailable` (429 with `Retry-After`): over a rate limit.
+    RateLimited {
+        /// Sent as `error_description`.
+        description: String,
+        /// Seconds until the window ends.
+        retry_after_secs: u64,
+    },
     /// `server_error` (500): the store failed; the detail is logged.
     Server(String),
 }
@@ -77,6 +86,14 @@ impl IntoResponse for OAuthFailure {
                 "unsupported_grant_type",
                 "grant_type must be authorization_code or refresh_token",
             ),
+            Self::StoreUnavailable(detail) => {
+                tracing::warn!(%detail, "OAuth endpoint: the store cannot be reached");
+                oauth_error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "temporarily_unavailable",
+                    "the authorization server cannot reach its store; try again shortly",
+                )
+            }
             Self::Unavailable(detail) => {
                 tracing::warn!(%detail, "OAuth endpoint: the identity provider is unavailable");
                 oauth_error(
@@ -84,6 +101,26 @@ impl IntoResponse for OAuthFailure {
                     "temporarily_unavailable",
                     "the identity provider cannot be reached; try again later",
                 )
+            }
+            // `temporarily_unavailable` rather than RFC 8628's `slow_down`: `slow_down` belongs
+            // to device-code polling (it means "poll 5 s slower") and the TypeScript MCP SDK
+            // does not know it, so it would take it for a server error, give up the refresh
+            // and send the user to sign in again. `temporarily_unavailable` is an RFC 6749
+            // code it maps to its own error and hands to the caller with the tokens kept; the
+            // 429 and `Retry-After` say how long to wait. DCR answers the same way.
+            Self::RateLimited {
+                description,
+                retry_after_secs,
+            } => {
+                let mut response = oauth_error(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "temporarily_unavailable",
+                    &description,
+                );
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+                response
             }
             Self::Server(detail) => {
                 tracing::error!(%detail, "OAuth endpoint failed");
@@ -97,9 +134,19 @@ impl IntoResponse for OAuthFailure {
     }
 }
 
-/// A store failure, answered `server_error`.
+/// An internal failure, answered `server_error`.
 pub(crate) fn server_error(error: impl std::fmt::Display) -> OAuthFailure {
     OAuthFailure::Server(error.to_string())
+}
+
+/// A store failure: `temporarily_unavailable` (503) when the store cannot be reached now
+/// (Redis down, paused or slow), so clients try again; else `server_error`.
+pub(crate) fn from_store(error: crate::error::StoreError) -> OAuthFailure {
+    if error.is_unavailable() {
+        OAuthFailure::StoreUnavailable(error.to_string())
+    } else {
+        server_error(error)
+    }
 }
 
 /// The parameters of a form-urlencoded request body, each present at most once.

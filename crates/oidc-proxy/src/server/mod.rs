@@ -29,6 +29,7 @@ use crate::metadata::{
     AUTHORIZE_PATH, AuthorizationServerMetadata, METADATA_PATH, MetadataError, REVOKE_PATH,
     TOKEN_PATH,
 };
+use crate::rate_limit::EndpointLimits;
 use crate::records::ClientRecord;
 use crate::registration::{RegistrationConfig, RegistrationState, registration_router};
 use crate::store::Store;
@@ -42,6 +43,7 @@ mod client_auth;
 mod cookies;
 mod grants;
 mod html;
+mod limits;
 mod responses;
 mod revoke;
 mod token;
@@ -91,6 +93,10 @@ pub struct ProxyConfig {
     /// again, or at the same moment by another process of the client); past it, presenting it
     /// is reuse and revokes the grant. Zero turns the grace off.
     pub refresh_reuse_grace: Duration,
+    /// Rate limits of `/token`, per client address and per client.
+    pub token_limits: EndpointLimits,
+    /// Rate limits of `/revoke`, per client address and per client.
+    pub revoke_limits: EndpointLimits,
 }
 
 impl std::fmt::Debug for ProxyConfig {
@@ -104,6 +110,8 @@ impl std::fmt::Debug for ProxyConfig {
             .field("cimd", &self.cimd.is_some())
             .field("scope_rules", &self.scope_rules.to_string())
             .field("refresh_reuse_grace", &self.refresh_reuse_grace)
+            .field("token_limits", &self.token_limits)
+            .field("revoke_limits", &self.revoke_limits)
             .finish_non_exhaustive()
     }
 }
@@ -111,7 +119,8 @@ impl std::fmt::Debug for ProxyConfig {
 impl ProxyConfig {
     /// Defaults for a server at `base_url` protecting `<base_url>/mcp`: 1 h access tokens,
     /// 30-day grants, 60 s codes, 10 min to finish signing in, consent remembered 30 days,
-    /// client ID metadata documents accepted.
+    /// client ID metadata documents accepted, the rate limits of
+    /// [`EndpointLimits::TOKEN_DEFAULT`] and [`EndpointLimits::REVOKE_DEFAULT`].
     pub fn new(base_url: &str, scopes_supported: Vec<String>) -> Self {
         let base = base_url.trim_end_matches('/').to_owned();
         let mut registration = RegistrationConfig::default();
@@ -136,6 +145,8 @@ impl ProxyConfig {
             upstream_refresh_margin: Duration::from_secs(30),
             scope_rules: Arc::new(ScopeRules::new()),
             refresh_reuse_grace: Duration::from_secs(30),
+            token_limits: EndpointLimits::TOKEN_DEFAULT,
+            revoke_limits: EndpointLimits::REVOKE_DEFAULT,
         }
     }
 }
@@ -291,9 +302,9 @@ impl AuthorizationServer {
         ProxyTokenVerifier::new(self.clone())
     }
 
-    /// Every endpoint of the authorization server. Serve it with
-    /// `into_make_service_with_connect_info::<SocketAddr>()` so registration is rate limited
-    /// per peer address.
+    /// Every endpoint of the authorization server. Registration, `/token` and `/revoke` are
+    /// rate limited per client address: the [`crate::ClientAddr`] in the request extensions,
+    /// else the peer when served with `into_make_service_with_connect_info::<SocketAddr>()`.
     pub fn router(self: &Arc<Self>) -> Router {
         let registration = registration_router(RegistrationState {
             store: self.store.clone(),
@@ -364,6 +375,11 @@ async fn cors(request: Request, next: Next) -> Response {
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         HeaderValue::from_static("*"),
+    );
+    // A rate-limited page script (the MCP Inspector) can then read when to retry.
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("retry-after"),
     );
     if preflight {
         headers.insert(

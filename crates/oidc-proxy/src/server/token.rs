@@ -5,7 +5,8 @@
 //!
 //! A replayed code or a reused refresh token revokes the grant (and its IdP tokens). Before a
 //! refresh the IdP's token is refreshed if it is close to expiry; a grant the IdP ended is
-//! revoked and answered `invalid_grant`.
+//! revoked and answered `invalid_grant`. Requests are rate limited per client address and per
+//! client ([`super::limits`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +17,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::client_addr::ClientAddr;
 use crate::records::{
     AuthorizationCode, ClientRecord, RedeemOutcome, RefreshAnswer, RefreshGrant, RotateOutcome,
     Secret, TokenHash, now_millis,
@@ -24,17 +26,19 @@ use crate::tokens::{AccessTokenRequest, IssuedToken};
 use crate::upstream::{pkce_challenge, random_token};
 
 use super::AuthorizationServer;
-use super::client_auth::{FormParams, OAuthFailure, authenticate_client, server_error};
+use super::client_auth::{FormParams, OAuthFailure, authenticate_client, from_store, server_error};
 use super::grants::GrantError;
+use super::limits::{self, Endpoint};
 use super::responses::no_store;
 
 /// `POST /token`.
 pub(crate) async fn token(
     State(server): State<Arc<AuthorizationServer>>,
+    client_addr: Option<ClientAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    match exchange(&server, &headers, &body).await {
+    match exchange(&server, client_addr, &headers, &body).await {
         Ok(response) => response,
         Err(failure) => failure.into_response(),
     }
@@ -42,12 +46,15 @@ pub(crate) async fn token(
 
 async fn exchange(
     server: &AuthorizationServer,
+    client_addr: Option<ClientAddr>,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, OAuthFailure> {
+    limits::check_address(server, Endpoint::Token, client_addr).await?;
     let params = FormParams::parse(headers, body)?;
     let grant_type = params.require("grant_type")?;
     let client = authenticate_client(server, headers, &params).await?;
+    limits::check_client(server, Endpoint::Token, &client, client_addr).await?;
     match grant_type {
         "authorization_code" => authorization_code(server, &client, &params).await,
         "refresh_token" => refresh_token(server, &client, &params).await,
@@ -74,7 +81,7 @@ async fn authorization_code(
         .store
         .redeem_code(&TokenHash::of(code))
         .await
-        .map_err(server_error)?
+        .map_err(from_store)?
     {
         RedeemOutcome::Redeemed(record) => record,
         RedeemOutcome::AlreadyRedeemed { grant_id } => {
@@ -84,7 +91,7 @@ async fn authorization_code(
                 grant = %grant_id,
                 "authorization code used twice: revoking the grant it issued"
             );
-            let revoked = server.revoke_grant(&grant_id).await.map_err(server_error)?;
+            let revoked = server.revoke_grant(&grant_id).await.map_err(from_store)?;
             // A first use that failed (wrong verifier, another client) spent the code but
             // issued nothing: say so rather than claim tokens were revoked.
             return Err(OAuthFailure::InvalidGrant(if revoked {
@@ -105,7 +112,7 @@ async fn authorization_code(
         server
             .discard_upstream_tokens(&record.upstream_id)
             .await
-            .map_err(server_error)?;
+            .map_err(from_store)?;
         return Err(failure);
     }
 
@@ -132,7 +139,7 @@ async fn authorization_code(
             server.config.refresh_token_ttl,
         )
         .await
-        .map_err(server_error)?;
+        .map_err(from_store)?;
     if !created {
         return Err(server_error(format!(
             "grant id {} of a fresh code already exists",
@@ -146,7 +153,7 @@ async fn authorization_code(
             server
                 .revoke_grant(&grant.family_id)
                 .await
-                .map_err(server_error)?;
+                .map_err(from_store)?;
             return Err(failure);
         }
     };
@@ -230,6 +237,7 @@ async fn refresh_token(
     // keeps the answer; the same token presented meanwhile, or again within the window,
     // gets that answer. Clients that refresh from several processes at once stay signed in.
     let hash = TokenHash::of(presented);
+    let claim = format!("refresh:{}", hash.as_str());
     let deadline = tokio::time::Instant::now() + REFRESH_WAIT;
     loop {
         if let Some(answer) = kept_answer(server, client, &hash, family_id).await? {
@@ -237,13 +245,19 @@ async fn refresh_token(
         }
         if server
             .store
-            .claim_refresh(&hash, REFRESH_CLAIM_TTL)
+            .claim(&claim, REFRESH_CLAIM_TTL)
             .await
-            .map_err(server_error)?
+            .map_err(from_store)?
         {
-            let result = rotate(server, client, params, presented, family_id).await;
+            // The other holder may have kept its answer and let go between the look above and
+            // this claim: its answer stands, rotating again would be taken for reuse.
+            let result = match kept_answer(server, client, &hash, family_id).await {
+                Ok(Some(answer)) => Ok(answer_response(&answer)),
+                Ok(None) => rotate(server, client, params, presented, family_id).await,
+                Err(failure) => Err(failure),
+            };
             // Given up after the answer is kept (or on failure, so a retry may rotate).
-            if let Err(e) = server.store.release_refresh(&hash).await {
+            if let Err(e) = server.store.release(&claim).await {
                 tracing::warn!(error = %e, "releasing a refresh claim failed; it expires by itself");
             }
             return result;
@@ -269,7 +283,7 @@ async fn kept_answer(
         .store
         .get_refresh_answer(hash)
         .await
-        .map_err(server_error)?
+        .map_err(from_store)?
         .filter(|answer| answer.family_id == family_id)
     else {
         return Ok(None);
@@ -278,7 +292,7 @@ async fn kept_answer(
         .store
         .get_refresh_family(family_id)
         .await
-        .map_err(server_error)?
+        .map_err(from_store)?
     {
         Some(family) if family.revoked => {
             Err(OAuthFailure::InvalidGrant("the refresh token was revoked"))
@@ -307,7 +321,7 @@ async fn rotate(
         .store
         .get_refresh_family(family_id)
         .await
-        .map_err(server_error)?
+        .map_err(from_store)?
     else {
         return Err(invalid);
     };
@@ -349,7 +363,7 @@ async fn rotate(
         .store
         .rotate_refresh(family_id, &TokenHash::of(presented), &TokenHash::of(&next))
         .await
-        .map_err(server_error)?;
+        .map_err(from_store)?;
     let family = match outcome {
         RotateOutcome::Rotated(family) => family,
         RotateOutcome::Reused => {
@@ -359,7 +373,7 @@ async fn rotate(
                 grant = family_id,
                 "refresh token reused: revoking the grant"
             );
-            server.revoke_grant(family_id).await.map_err(server_error)?;
+            server.revoke_grant(family_id).await.map_err(from_store)?;
             return Err(OAuthFailure::InvalidGrant(
                 "the refresh token was already used; the grant is revoked",
             ));
@@ -441,7 +455,7 @@ fn grant_failure(e: GrantError) -> OAuthFailure {
             OAuthFailure::InvalidGrant("the sign-in at the identity provider ended; sign in again")
         }
         GrantError::Unavailable(e) => OAuthFailure::Unavailable(e.to_string()),
-        GrantError::Store(e) => server_error(e),
+        GrantError::Store(e) => from_store(e),
     }
 }
 

@@ -41,7 +41,7 @@ const FAMILIES: Table = TableDefinition::new("refresh_families");
 const UPSTREAM: Table = TableDefinition::new("upstream_tokens");
 const SIGNING_KEYS: Table = TableDefinition::new("signing_keys");
 const RATE_LIMITS: Table = TableDefinition::new("rate_limits");
-const REFRESH_CLAIMS: Table = TableDefinition::new("refresh_claims");
+const CLAIMS: Table = TableDefinition::new("claims");
 const REFRESH_ANSWERS: Table = TableDefinition::new("refresh_answers");
 const ALL_TABLES: [Table; 10] = [
     CLIENTS,
@@ -52,7 +52,7 @@ const ALL_TABLES: [Table; 10] = [
     UPSTREAM,
     SIGNING_KEYS,
     RATE_LIMITS,
-    REFRESH_CLAIMS,
+    CLAIMS,
     REFRESH_ANSWERS,
 ];
 
@@ -499,14 +499,10 @@ impl Store for RedbStore {
         self.run(move |db| Ok(db.remove_raw(UPSTREAM, &key)?.is_some()))
     }
 
-    fn claim_refresh<'a>(
-        &'a self,
-        presented: &'a TokenHash,
-        ttl: Duration,
-    ) -> StoreFuture<'a, bool> {
-        let key = presented.as_str().to_owned();
+    fn claim<'a>(&'a self, name: &'a str, ttl: Duration) -> StoreFuture<'a, bool> {
+        let key = name.to_owned();
         self.run(move |db| {
-            db.update(REFRESH_CLAIMS, &key, |current| {
+            db.update(CLAIMS, &key, |current| {
                 Ok(match current {
                     Some(_) => (None, false),
                     None => (Some((Vec::new(), expiry_after(Some(ttl)))), true),
@@ -515,9 +511,9 @@ impl Store for RedbStore {
         })
     }
 
-    fn release_refresh<'a>(&'a self, presented: &'a TokenHash) -> StoreFuture<'a, ()> {
-        let key = presented.as_str().to_owned();
-        self.run(move |db| db.remove_raw(REFRESH_CLAIMS, &key).map(drop))
+    fn release<'a>(&'a self, name: &'a str) -> StoreFuture<'a, ()> {
+        let key = name.to_owned();
+        self.run(move |db| db.remove_raw(CLAIMS, &key).map(drop))
     }
 
     fn put_refresh_answer<'a>(

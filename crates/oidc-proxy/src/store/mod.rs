@@ -161,17 +161,13 @@ pub trait Store: Send + Sync {
     /// Deletes the IdP's tokens for a grant; `true` if they existed. Atomic.
     fn delete_upstream_tokens<'a>(&'a self, id: &'a str) -> StoreFuture<'a, bool>;
 
-    /// Claims the rotation of the refresh token whose hash is `presented`, for `ttl`: `true`
-    /// for the first caller, `false` while another request holds the claim (it will leave its
-    /// answer with [`Store::put_refresh_answer`], or give the claim up).
-    fn claim_refresh<'a>(
-        &'a self,
-        presented: &'a TokenHash,
-        ttl: Duration,
-    ) -> StoreFuture<'a, bool>;
+    /// Claims `name` for `ttl`, across every replica sharing the store: `true` for the first
+    /// caller, `false` while another holds it. What one replica alone should do (rotate one
+    /// refresh token, create the first signing key) is done by the claim's holder.
+    fn claim<'a>(&'a self, name: &'a str, ttl: Duration) -> StoreFuture<'a, bool>;
 
-    /// Gives up a claim of [`Store::claim_refresh`] (the rotation failed and may be retried).
-    fn release_refresh<'a>(&'a self, presented: &'a TokenHash) -> StoreFuture<'a, ()>;
+    /// Gives up a claim of [`Store::claim`] before its time runs out.
+    fn release<'a>(&'a self, name: &'a str) -> StoreFuture<'a, ()>;
 
     /// Keeps `answer`, encrypted, as what presenting `presented` gives for `ttl`.
     fn put_refresh_answer<'a>(

@@ -477,14 +477,10 @@ impl Store for RedisStore {
         Box::pin(async move { self.del(&self.redis_key("upstream", id)).await })
     }
 
-    fn claim_refresh<'a>(
-        &'a self,
-        presented: &'a TokenHash,
-        ttl: Duration,
-    ) -> StoreFuture<'a, bool> {
+    fn claim<'a>(&'a self, name: &'a str, ttl: Duration) -> StoreFuture<'a, bool> {
         Box::pin(async move {
             let claimed: Option<String> = redis::cmd("SET")
-                .arg(self.redis_key("refresh-claim", presented.as_str()))
+                .arg(self.redis_key("claim", name))
                 .arg("1")
                 .arg("NX")
                 .arg("PX")
@@ -495,12 +491,8 @@ impl Store for RedisStore {
         })
     }
 
-    fn release_refresh<'a>(&'a self, presented: &'a TokenHash) -> StoreFuture<'a, ()> {
-        Box::pin(async move {
-            self.del(&self.redis_key("refresh-claim", presented.as_str()))
-                .await
-                .map(drop)
-        })
+    fn release<'a>(&'a self, name: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move { self.del(&self.redis_key("claim", name)).await.map(drop) })
     }
 
     fn put_refresh_answer<'a>(

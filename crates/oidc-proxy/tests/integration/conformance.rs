@@ -279,27 +279,23 @@ async fn refresh_answers(store: &Arc<dyn Store>) {
     let presented = TokenHash::of("family-1.presented");
     let long = Duration::from_secs(60);
     // One claim at a time; given up, it can be taken again.
-    assert!(store.claim_refresh(&presented, long).await.unwrap());
-    assert!(!store.claim_refresh(&presented, long).await.unwrap());
+    assert!(store.claim("refresh:x", long).await.unwrap());
+    assert!(!store.claim("refresh:x", long).await.unwrap());
     assert!(
-        store
-            .claim_refresh(&TokenHash::of("another"), long)
-            .await
-            .unwrap(),
-        "claims are per token"
+        store.claim("refresh:y", long).await.unwrap(),
+        "claims are per name"
     );
-    store.release_refresh(&presented).await.unwrap();
-    assert!(store.claim_refresh(&presented, long).await.unwrap());
+    store.release("refresh:x").await.unwrap();
+    assert!(store.claim("refresh:x", long).await.unwrap());
     // A claim lapses by itself.
-    let short = TokenHash::of("family-1.short-claim");
     assert!(
         store
-            .claim_refresh(&short, Duration::from_millis(50))
+            .claim("short", Duration::from_millis(50))
             .await
             .unwrap()
     );
     tokio::time::sleep(Duration::from_millis(120)).await;
-    assert!(store.claim_refresh(&short, long).await.unwrap());
+    assert!(store.claim("short", long).await.unwrap());
 
     // The kept answer: sealed, read back whole, gone after its window.
     assert_eq!(store.get_refresh_answer(&presented).await.unwrap(), None);

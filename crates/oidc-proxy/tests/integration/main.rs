@@ -5,6 +5,7 @@ mod cimd;
 mod conformance;
 mod registration;
 mod server_authorize;
+mod server_limits;
 mod server_support;
 mod server_token;
 mod stores;

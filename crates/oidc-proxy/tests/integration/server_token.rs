@@ -171,7 +171,10 @@ async fn idp_tokens(world: &ProxyWorld, user: &str) -> String {
         .push(("login_hint".to_owned(), user.to_owned()));
     let client = UpstreamClient::new(config).await.expect("upstream client");
     let (state, nonce, pkce) = (random_token(), random_token(), UpstreamPkce::generate());
-    let url = client.authorization_url(&state, &nonce, &pkce.challenge);
+    let url = client
+        .authorization_url(&state, &nonce, &pkce.challenge)
+        .await
+        .expect("the IdP is up");
     let landing = match Browser::new(&world.http).visit(url, &callback).await {
         Visit::Redirected(landing) => landing,
         Visit::Page { url, status, body } => {

@@ -173,3 +173,44 @@ async fn keys_persist_across_restarts_and_replicas_pick_up_rotation() {
     assert_eq!(a.active_kid().await, rotated);
     assert_eq!(a.jwks().await["keys"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_starting_together_on_an_empty_store_agree_on_one_key() {
+    let redis = crate::support::RedisServer::start();
+    let url = redis.url();
+    let stores = futures::future::join_all(
+        (0..4).map(|_| oidc_proxy::RedisStore::connect(&url, "together:", cipher())),
+    )
+    .await;
+    let stores: Vec<Arc<dyn Store>> = stores
+        .into_iter()
+        .map(|store| Arc::new(store.expect("Redis")) as Arc<dyn Store>)
+        .collect();
+    // Four replicas load their keys at the same moment.
+    let issuers = futures::future::join_all(stores.iter().map(|store| {
+        TokenIssuer::load(
+            Arc::clone(store),
+            "https://mcp.example",
+            Duration::from_secs(60),
+        )
+    }))
+    .await;
+    let kids: Vec<String> = futures::future::join_all(
+        issuers
+            .iter()
+            .map(|issuer| issuer.as_ref().expect("loaded").active_kid()),
+    )
+    .await;
+    assert!(
+        kids.iter().all(|kid| *kid == kids[0]),
+        "one signing key: {kids:?}"
+    );
+    let active = stores[0]
+        .list_signing_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|key| key.state == KeyState::Active)
+        .count();
+    assert_eq!(active, 1, "one key in the store");
+}

@@ -2,7 +2,7 @@
 //! browser step through the automated login, code exchange with ID-token and nonce checks,
 //! refresh, revocation seen by the IdP, and OAuth error codes kept as the IdP sent them.
 
-use e2e_tests::{Browser, CONFIDENTIAL, Idp, Visit, jwt_claims, query_param};
+use e2e_tests::{Browser, CONFIDENTIAL, Idp, IdpOptions, Visit, jwt_claims, query_param};
 use oidc_proxy::upstream::{Pkce, random_token};
 use oidc_proxy::{
     ClientAuthMethod, ExplicitEndpoints, TokenTypeHint, UpstreamClient, UpstreamConfig,
@@ -25,7 +25,10 @@ fn config(idp: &Idp, user: &str) -> UpstreamConfig {
 
 /// The browser step: from our authorization URL to the callback, checking `state`; the code.
 async fn authorize(client: &UpstreamClient, state: &str, nonce: &str, pkce: &Pkce) -> String {
-    let url = client.authorization_url(state, nonce, &pkce.challenge);
+    let url = client
+        .authorization_url(state, nonce, &pkce.challenge)
+        .await
+        .expect("the IdP is up");
     let http = e2e_tests::http_client();
     let landing = match Browser::new(&http).visit(url, CALLBACK).await {
         Visit::Redirected(landing) => landing,
@@ -52,7 +55,10 @@ async fn upstream_code_exchange_refresh_and_revocation() {
         .expect("discovery");
     assert!(client.supports_revocation());
 
-    let url = client.authorization_url("s1", "n1", "challenge");
+    let url = client
+        .authorization_url("s1", "n1", "challenge")
+        .await
+        .expect("the IdP is up");
     assert_eq!(
         query_param(&url, "code_challenge_method").as_deref(),
         Some("S256")
@@ -255,7 +261,8 @@ async fn upstream_configuration_is_checked() {
     let login = sign_in(&plain).await;
     assert_eq!(login.identity.subject, "alice");
 
-    // An IdP that cannot be reached is a transport error, not an OAuth refusal.
+    // An IdP that cannot be reached does not stop the client from being built; every use
+    // is a transport error (not an OAuth refusal) until the IdP answers, and then it works.
     let port = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
         listener.local_addr().expect("address").port()
@@ -265,6 +272,24 @@ async fn upstream_configuration_is_checked() {
         config_url: format!("http://127.0.0.1:{port}/.well-known/openid-configuration"),
         expected_issuer: None,
     };
-    let err = UpstreamClient::new(down).await.unwrap_err();
+    let client = UpstreamClient::new(down)
+        .await
+        .expect("built while the IdP is down");
+    assert!(!client.supports_revocation(), "nothing known yet");
+    let err = client.authorization_url("s", "n", "c").await.unwrap_err();
     assert!(err.is_transport(), "{err}");
+    let err = client.refresh("a-refresh-token").await.unwrap_err();
+    assert!(err.is_transport(), "{err}");
+    let late = Idp::spawn(IdpOptions {
+        args: vec!["--port".to_owned(), port.to_string()],
+        log: None,
+    })
+    .await
+    .expect("the IdP on its port");
+    let url = client
+        .authorization_url("s", "n", "c")
+        .await
+        .expect("discovered once the IdP answers");
+    assert!(url.as_str().starts_with(&late.issuer), "{url}");
+    assert!(client.supports_revocation());
 }

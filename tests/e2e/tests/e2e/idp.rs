@@ -1,12 +1,13 @@
 //! The IdP on its own: discovery, refresh, introspection, revocation, client credentials, the
-//! automated login's edges and the test-only change of a user's groups.
+//! automated login's edges, the test-only change of a user's groups, and a restart that keeps
+//! its state.
 
 use reqwest::{StatusCode, Url};
 use serde_json::{Value, json};
 
 use e2e_tests::{
-    Browser, CONFIDENTIAL, Idp, MCP_RESOURCE, PUBLIC, Pkce, REDIRECT_URI, SignIn, Visit,
-    http_client, jwt_claims, query_param,
+    Browser, BrowserError, CONFIDENTIAL, Idp, IdpOptions, MCP_RESOURCE, PUBLIC, Pkce, REDIRECT_URI,
+    SignIn, Visit, http_client, jwt_claims, query_param,
 };
 
 #[tokio::test]
@@ -302,4 +303,63 @@ async fn group_changes_are_refused_for_unknown_users_and_bodies_other_than_strin
     let tokens = idp.sign_in(&http, &SignIn::new("alice")).await;
     let id_token = tokens["id_token"].as_str().expect("ID token");
     assert_eq!(jwt_claims(id_token)["groups"], json!(["analysts"]));
+}
+
+/// The key ids of the IdP's JWKS.
+async fn key_ids(http: &reqwest::Client, idp: &Idp) -> Vec<String> {
+    let jwks: Value = http
+        .get(idp.jwks_uri(http).await)
+        .send()
+        .await
+        .expect("JWKS request")
+        .json()
+        .await
+        .expect("JWKS JSON");
+    jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .map(|key| key["kid"].as_str().expect("kid").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn with_a_state_file_the_idp_restarts_on_its_port_with_its_keys_and_grants() {
+    let http = http_client();
+    let state =
+        std::env::temp_dir().join(format!("splunk-mcp-idp-state-{}.json", std::process::id()));
+    let _ = std::fs::remove_file(&state);
+    let idp = Idp::spawn(IdpOptions {
+        args: vec!["--state-file".to_owned(), state.display().to_string()],
+        log: None,
+    })
+    .await
+    .expect("the IdP starts");
+    let tokens = idp
+        .sign_in(&http, &SignIn::new("alice").with_client(CONFIDENTIAL))
+        .await;
+    let refresh_token = tokens["refresh_token"].as_str().expect("refresh token");
+    let (issuer, kids) = (idp.issuer.clone(), key_ids(&http, &idp).await);
+    let again = idp.restart_options(None);
+    let start = authorization_url(&idp, PUBLIC.id, Some(&Pkce::new()));
+
+    idp.shut_down().await.expect("SIGTERM stops the IdP");
+    // Down: a browser step fails as an error, not a panic.
+    let down = Browser::new(&http).try_visit(start, REDIRECT_URI).await;
+    assert!(
+        matches!(down, Err(BrowserError::Request { .. })),
+        "{down:?}"
+    );
+
+    let idp = Idp::spawn(again).await.expect("the IdP starts again");
+    assert_eq!(idp.issuer, issuer, "the same port, so the same issuer");
+    assert_eq!(key_ids(&http, &idp).await, kids, "the same signing key");
+    let (status, refreshed) = idp
+        .refresh(&http, CONFIDENTIAL, refresh_token, Some(MCP_RESOURCE))
+        .await;
+    assert_eq!(status, StatusCode::OK, "the grant survived: {refreshed}");
+    let access = jwt_claims(refreshed["access_token"].as_str().expect("access token"));
+    assert_eq!(access["sub"], "alice");
+    idp.stop().await;
+    let _ = std::fs::remove_file(&state);
 }
