@@ -41,6 +41,11 @@ impl std::fmt::Display for ClientAddr {
     }
 }
 
+/// A client address for logs: the address, or `unknown`.
+pub(crate) fn display_addr(addr: Option<ClientAddr>) -> String {
+    addr.map_or_else(|| "unknown".to_owned(), |a| a.to_string())
+}
+
 /// `Option<ClientAddr>` as a handler argument: [`ClientAddr::from_extensions`].
 impl<S: Send + Sync> OptionalFromRequestParts<S> for ClientAddr {
     type Rejection = Infallible;

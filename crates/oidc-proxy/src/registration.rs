@@ -18,7 +18,7 @@ use axum::routing::post;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::client_addr::ClientAddr;
+use crate::client_addr::{ClientAddr, display_addr};
 use crate::error::StoreError;
 use crate::metadata::REGISTER_PATH;
 use crate::rate_limit::{RateLimit, address_key, hit};
@@ -443,10 +443,6 @@ pub async fn register_handler(
 }
 
 /// A client address for logs; `unknown` when the server gave none.
-pub(crate) fn display_addr(addr: Option<ClientAddr>) -> String {
-    addr.map_or_else(|| "unknown".to_owned(), |a| a.to_string())
-}
-
 fn no_store(response: &mut Response) {
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -14,7 +14,7 @@ use crate::proxy_steps::{
 };
 use crate::support::{
     Server, call, connect, initialize_request, poll_status, post_mcp, proxy_env, proxy_store_path,
-    splunk_env, text,
+    service_account, splunk_env, text,
 };
 
 /// A loopback port nothing listens on: bound, then freed.
@@ -39,10 +39,8 @@ async fn jwt_mode_starts_while_the_idp_is_down_and_recovers_when_it_answers() {
             "IDP_OIDC_CONFIG_URL",
             format!("{issuer}/.well-known/openid-configuration"),
         ),
-        ("SPLUNK_CREDENTIALS", "service".to_owned()),
-        ("SPLUNK_USERNAME", "admin".to_owned()),
-        ("SPLUNK_PASSWORD", "changeme".to_owned()),
     ]);
+    env.extend(service_account());
     let server = Server::start(&env).await;
 
     // Alive, not ready, and naming the IdP; a caller gets 503, never a 401 that would send
@@ -141,15 +139,11 @@ async fn proxy_mode_starts_while_the_idp_is_down_and_signs_in_once_it_answers() 
     let port = free_port();
     let store = proxy_store_path("outage-proxy");
     let mut env = proxy_env(&world, store.to_str().expect("UTF-8 path"));
-    env.extend([
-        (
-            "IDP_OIDC_CONFIG_URL",
-            format!("http://127.0.0.1:{port}/.well-known/openid-configuration"),
-        ),
-        ("SPLUNK_CREDENTIALS", "service".to_owned()),
-        ("SPLUNK_USERNAME", "admin".to_owned()),
-        ("SPLUNK_PASSWORD", "changeme".to_owned()),
-    ]);
+    env.extend([(
+        "IDP_OIDC_CONFIG_URL",
+        format!("http://127.0.0.1:{port}/.well-known/openid-configuration"),
+    )]);
+    env.extend(service_account());
     let server = Server::start(&env).await;
     let base = server.base_url.as_str();
     let readyz = format!("{base}/readyz");
@@ -203,11 +197,7 @@ async fn proxy_mode_answers_503_while_redis_is_frozen_and_recovers() {
     let http = oauth_http();
     let redis = e2e_tests::RedisServer::start();
     let mut env = proxy_env(&world, &redis.url());
-    env.extend([
-        ("SPLUNK_CREDENTIALS", "service".to_owned()),
-        ("SPLUNK_USERNAME", "admin".to_owned()),
-        ("SPLUNK_PASSWORD", "changeme".to_owned()),
-    ]);
+    env.extend(service_account());
     let mut server = Server::start(&env).await;
     let base = server.base_url.clone();
     let client_id = register(&http, &base).await;

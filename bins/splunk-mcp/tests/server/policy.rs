@@ -21,7 +21,8 @@ use crate::proxy_steps::{
 };
 use crate::support::{
     call, challenge_of, connect, initialize_request, log_path, passthrough_env, passthrough_server,
-    post_mcp, proxy_store_path, run_to_end, start_proxy_server, text, token_for,
+    post_mcp, proxy_store_path, run_to_end, service_account, start_proxy_server, step_up_scopes,
+    text, token_for,
 };
 
 /// The scope rules of these tests, in the format other tooling writes (`;` between rules, `,`
@@ -87,16 +88,7 @@ impl Answer {
             .challenge
             .as_deref()
             .unwrap_or_else(|| panic!("{tool}: a step-up challenge with the 403"));
-        assert!(
-            challenge.starts_with(r#"Bearer error="insufficient_scope""#),
-            "{challenge}"
-        );
-        let asked = challenge
-            .split("scope=\"")
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .unwrap_or_else(|| panic!("a scope attribute: {challenge}"));
-        assert!(asked.split(' ').any(|s| s == missing), "{challenge}");
+        assert!(step_up_scopes(challenge).contains(&missing), "{challenge}");
         assert_eq!(self.body["error"], "insufficient_scope", "{}", self.body);
         assert_eq!(
             self.body["error_description"],
@@ -395,11 +387,7 @@ async fn jwt_mode_only_members_of_a_scopes_groups_hold_it_whatever_the_token_cla
 async fn proxy_mode_grants_only_the_scopes_the_signed_in_user_may_hold() {
     let world = World::start().await;
     let http = &world.http;
-    let service = [
-        ("SPLUNK_CREDENTIALS", "service".to_owned()),
-        ("SPLUNK_USERNAME", "admin".to_owned()),
-        ("SPLUNK_PASSWORD", "changeme".to_owned()),
-    ];
+    let service = service_account();
     // Credentials, their variables, and who Splunk sees listing users for bob. With the
     // service account, granting alice splunk:admin would let her list users as Splunk's admin.
     type Env<'a> = &'a [(&'static str, String)];

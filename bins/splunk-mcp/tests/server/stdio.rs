@@ -6,17 +6,15 @@ use std::process::Stdio;
 use e2e_tests::World;
 use serde_json::json;
 
-use crate::support::{call, command, log_path, read, splunk_env, text, wait_for_audit};
+use crate::support::{
+    call, command, log_path, read, service_account, splunk_env, text, wait_for_audit,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_mode_over_stdio_searches_and_lists_indexes() {
     let world = World::start().await;
     let mut env = splunk_env(&world);
-    env.extend([
-        ("SPLUNK_CREDENTIALS", "service".to_owned()),
-        ("SPLUNK_USERNAME", "admin".to_owned()),
-        ("SPLUNK_PASSWORD", "changeme".to_owned()),
-    ]);
+    env.extend(service_account());
     let log = log_path("splunk-mcp-stdio");
     let mut child = command(&env)
         .args(["serve", "--transport", "stdio"])

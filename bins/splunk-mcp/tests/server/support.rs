@@ -106,6 +106,15 @@ pub(crate) async fn start_proxy_server(
     Server::start(&env).await
 }
 
+/// The emulator's admin as the service account (`SPLUNK_CREDENTIALS=service`).
+pub(crate) fn service_account() -> [(&'static str, String); 3] {
+    [
+        ("SPLUNK_CREDENTIALS", "service".to_owned()),
+        ("SPLUNK_USERNAME", "admin".to_owned()),
+        ("SPLUNK_PASSWORD", "changeme".to_owned()),
+    ]
+}
+
 /// Where the world's emulator is (plain HTTP on loopback), and JSON logs at `info`.
 pub(crate) fn splunk_env(world: &World) -> Vec<(&'static str, String)> {
     vec![
@@ -424,6 +433,22 @@ pub(crate) fn challenge_of(response: &reqwest::Response) -> String {
         .to_str()
         .expect("ASCII challenge")
         .to_owned()
+}
+
+/// The scopes an `insufficient_scope` challenge asks for (its `scope` attribute), after
+/// checking that it is one.
+pub(crate) fn step_up_scopes(challenge: &str) -> Vec<&str> {
+    assert!(
+        challenge.starts_with(r#"Bearer error="insufficient_scope""#),
+        "{challenge}"
+    );
+    challenge
+        .split("scope=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("a scope attribute: {challenge}"))
+        .split(' ')
+        .collect()
 }
 
 /// Polls `url` (up to 20 s) until it answers `want`; returns the last status and body.

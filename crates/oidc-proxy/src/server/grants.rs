@@ -174,30 +174,14 @@ impl AuthorizationServer {
         };
         match self.upstream.refresh(refresh_token.expose()).await {
             Ok(mut fresh) => {
-                if fresh.subject.as_ref().is_some_and(|s| *s != grant.subject) {
-                    // OIDC Core §12.2: a refreshed ID token names the same subject.
-                    tracing::warn!(
-                        grant = %grant.family_id,
-                        "the identity provider's refreshed tokens name another subject: revoking the grant"
-                    );
-                    // Stored first so that revoking the grant revokes these at the IdP too.
-                    self.store
-                        .put_upstream_tokens(
-                            &grant.upstream_id,
-                            &fresh,
-                            Some(self.grant_remaining(grant)),
-                        )
-                        .await?;
-                    self.revoke_grant(&grant.family_id).await?;
-                    return Err(GrantError::Dead(
-                        "the identity provider's refreshed tokens name another user",
-                    ));
-                }
+                let other_user = fresh.subject.as_ref().is_some_and(|s| *s != grant.subject);
                 if fresh.groups.is_none() {
                     // This answer did not say; what the last one said still stands.
                     fresh.groups.clone_from(&tokens.groups);
                     fresh.subject.clone_from(&tokens.subject);
                 }
+                // Stored in every case: if the grant ends below, revoking it revokes these
+                // tokens at the IdP too.
                 self.store
                     .put_upstream_tokens(
                         &grant.upstream_id,
@@ -205,6 +189,17 @@ impl AuthorizationServer {
                         Some(self.grant_remaining(grant)),
                     )
                     .await?;
+                if other_user {
+                    // OIDC Core §12.2: a refreshed ID token names the same subject.
+                    tracing::warn!(
+                        grant = %grant.family_id,
+                        "the identity provider's refreshed tokens name another subject: revoking the grant"
+                    );
+                    self.revoke_grant(&grant.family_id).await?;
+                    return Err(GrantError::Dead(
+                        "the identity provider's refreshed tokens name another user",
+                    ));
+                }
                 // A revocation that ran meanwhile must not find the tokens back in place.
                 let alive = self
                     .store

@@ -5,10 +5,9 @@
 //! [`ProxyConfig::token_limits`]: super::ProxyConfig::token_limits
 //! [`ProxyConfig::revoke_limits`]: super::ProxyConfig::revoke_limits
 
-use crate::client_addr::ClientAddr;
-use crate::rate_limit::{EndpointLimits, address_key, client_key, hit};
+use crate::client_addr::{ClientAddr, display_addr};
+use crate::rate_limit::{EndpointLimits, RateLimit, address_key, client_key, hit};
 use crate::records::{ClientRecord, ClientSource};
-use crate::registration::display_addr;
 
 use super::AuthorizationServer;
 use super::client_auth::{OAuthFailure, from_store};
@@ -47,30 +46,7 @@ pub(crate) async fn check_address(
 ) -> Result<(), OAuthFailure> {
     let limit = endpoint.limits(server).per_address;
     let key = address_key(endpoint.name(), addr.map(ClientAddr::ip));
-    match hit(server.store.as_ref(), &key, limit)
-        .await
-        .map_err(from_store)?
-    {
-        Ok(()) => Ok(()),
-        Err(exceeded) => {
-            tracing::warn!(
-                client_addr = %display_addr(addr),
-                endpoint = endpoint.name(),
-                limit = limit.max,
-                window_secs = limit.window.as_secs(),
-                retry_after_secs = exceeded.retry_after_secs,
-                "requests from this client address over the limit (429)"
-            );
-            Err(OAuthFailure::RateLimited {
-                description: format!(
-                    "too many {} requests from this address; retry in {} s",
-                    endpoint.name(),
-                    exceeded.retry_after_secs
-                ),
-                retry_after_secs: exceeded.retry_after_secs,
-            })
-        }
-    }
+    count(server, endpoint, &key, limit, addr, None).await
 }
 
 /// Counts a request to `endpoint` by the authenticated `client`; refuses it over the
@@ -87,29 +63,45 @@ pub(crate) async fn check_client(
     }
     let limit = endpoint.limits(server).per_client;
     let key = client_key(endpoint.name(), &client.client_id);
-    match hit(server.store.as_ref(), &key, limit)
+    count(server, endpoint, &key, limit, addr, Some(&client.client_id)).await
+}
+
+/// Counts one request on `key` under `limit`; over it, logs and refuses with 429. `client_id`
+/// is set for a per-client counter, `None` for a per-address one.
+async fn count(
+    server: &AuthorizationServer,
+    endpoint: Endpoint,
+    key: &str,
+    limit: RateLimit,
+    addr: Option<ClientAddr>,
+    client_id: Option<&str>,
+) -> Result<(), OAuthFailure> {
+    let Err(exceeded) = hit(server.store.as_ref(), key, limit)
         .await
         .map_err(from_store)?
-    {
-        Ok(()) => Ok(()),
-        Err(exceeded) => {
-            tracing::warn!(
-                client_id = %client.client_id,
-                client_addr = %display_addr(addr),
-                endpoint = endpoint.name(),
-                limit = limit.max,
-                window_secs = limit.window.as_secs(),
-                retry_after_secs = exceeded.retry_after_secs,
-                "requests of this client over the limit (429)"
-            );
-            Err(OAuthFailure::RateLimited {
-                description: format!(
-                    "too many {} requests for this client; retry in {} s",
-                    endpoint.name(),
-                    exceeded.retry_after_secs
-                ),
-                retry_after_secs: exceeded.retry_after_secs,
-            })
-        }
-    }
+    else {
+        return Ok(());
+    };
+    let whose = if client_id.is_some() {
+        "for this client"
+    } else {
+        "from this address"
+    };
+    tracing::warn!(
+        client_id,
+        client_addr = %display_addr(addr),
+        endpoint = endpoint.name(),
+        limit = limit.max,
+        window_secs = limit.window.as_secs(),
+        retry_after_secs = exceeded.retry_after_secs,
+        "requests {whose} over the limit (429)"
+    );
+    Err(OAuthFailure::RateLimited {
+        description: format!(
+            "too many {} requests {whose}; retry in {} s",
+            endpoint.name(),
+            exceeded.retry_after_secs
+        ),
+        retry_after_secs: exceeded.retry_after_secs,
+    })
 }

@@ -11,11 +11,11 @@ use std::time::Duration;
 
 use oidc_proxy::{EndpointLimits, RateLimit};
 use reqwest::StatusCode;
-use reqwest::header::{self, HeaderMap};
+use reqwest::header;
 use serde_json::{Value, json};
 
 use crate::server_authorize::{REDIRECT_URI, register_client};
-use crate::server_support::ProxyWorld;
+use crate::server_support::{Answer, ProxyWorld};
 
 /// A window no test outlives (windows are aligned to multiples of their length since the
 /// epoch, so an hour-long one could end in the middle of a test started just before the hour).
@@ -30,12 +30,6 @@ fn from(last: u8) -> reqwest::Client {
         .timeout(Duration::from_secs(30))
         .build()
         .expect("HTTP client")
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
 }
 
 impl Answer {
@@ -88,15 +82,7 @@ async fn post(
         .send()
         .await
         .expect("request");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("body");
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    Answer {
-        status,
-        headers,
-        body,
-    }
+    Answer::read(response).await
 }
 
 /// A refresh with a token that was never issued: `invalid_grant` once past the limits, with

@@ -126,3 +126,26 @@ pub(crate) fn upstream_config(idp: &Idp, callback: &str) -> UpstreamConfig {
     config.extra_token_params = vec![("resource".to_owned(), "urn:splunk".to_owned())];
     config
 }
+
+/// An answer of `/token` or `/revoke`: status, headers and the JSON body (the text as a JSON
+/// string when it is not JSON). Each test file adds the assertions it needs.
+pub(crate) struct Answer {
+    pub(crate) status: reqwest::StatusCode,
+    pub(crate) headers: reqwest::header::HeaderMap,
+    pub(crate) body: serde_json::Value,
+}
+
+impl Answer {
+    /// Reads `response` whole.
+    pub(crate) async fn read(response: reqwest::Response) -> Self {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+        Self {
+            status,
+            headers,
+            body,
+        }
+    }
+}

@@ -13,20 +13,13 @@ use oidc_proxy::{
     AuthorizationCode, CALLBACK_PATH, RefreshFamily, TokenHash, UpstreamClient, UpstreamTokenSet,
 };
 use reqwest::StatusCode;
-use reqwest::header::{self, HeaderMap};
+use reqwest::header;
 use serde_json::{Value, json};
 
 use crate::server_authorize::{REDIRECT_URI, register_client, sign_in};
-use crate::server_support::{ProxyWorld, upstream_config};
+use crate::server_support::{Answer, ProxyWorld, upstream_config};
 
 const SCOPE: &str = "splunk:read splunk:search";
-
-/// An answer of `/token` or `/revoke`.
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Value,
-}
 
 impl Answer {
     /// Asserts an OAuth error with exactly `code`, never cached.
@@ -72,16 +65,7 @@ async fn post(world: &ProxyWorld, path: &str, auth: Auth<'_>, form: &[(&str, &st
             form.push(("client_secret", secret));
         }
     }
-    let response = request.form(&form).send().await.expect("request");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let text = response.text().await.expect("body");
-    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    Answer {
-        status,
-        headers,
-        body,
-    }
+    Answer::read(request.form(&form).send().await.expect("request")).await
 }
 
 async fn redeem(world: &ProxyWorld, auth: Auth<'_>, code: &str, verifier: &str) -> Answer {
