@@ -14,10 +14,10 @@ use anyhow::Context;
 use base64::Engine as _;
 use e2e_tests::{Idp, IdpOptions, SignIn};
 
-use crate::integration::{build_servers, splunk_mcp_command};
+use crate::integration::{build_servers, splunk_mcp_command, start_emulator_trusting};
 use crate::machine::{self, Task};
 use crate::npm;
-use crate::process::{Service, built_binary, log_dir, workspace_root};
+use crate::process::{Service, log_dir, workspace_root};
 use crate::progress::{Phase, say};
 
 /// How long the IdP's access tokens stay valid.
@@ -68,14 +68,7 @@ pub(crate) async fn run(bind: &str, mode: Mode) -> anyhow::Result<()> {
         "ready",
         format_args!(" at {} (log: {})", idp.issuer, idp.log.display()),
     );
-    let emulator = Service::start(
-        "splunk-emulator",
-        &built_binary("debug", "splunk-emulator"),
-        &["--bind", "127.0.0.1:0"],
-    )
-    .await?;
-    e2e_tests::trust_idp(&http, &emulator.url, "demo-idp", &idp).await?;
-    e2e_tests::map_test_groups(&http, &emulator.url).await?;
+    let emulator = start_emulator_trusting("splunk-emulator", &http, &idp, "demo-idp").await?;
 
     let mut command = splunk_mcp_command(&emulator.url, bind)?;
     let discovery = idp.discovery_url();

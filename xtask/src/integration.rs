@@ -75,6 +75,25 @@ pub(crate) async fn build_as_tests_do() -> anyhow::Result<()> {
     .await
 }
 
+/// The emulator binary on a free loopback port as service `name`, trusting `idp` (registered
+/// there as `idp_name`) with the test world's group-to-role mapping.
+pub(crate) async fn start_emulator_trusting(
+    name: &str,
+    http: &reqwest::Client,
+    idp: &e2e_tests::Idp,
+    idp_name: &str,
+) -> anyhow::Result<Service> {
+    let emulator = Service::start(
+        name,
+        &built_binary("debug", "splunk-emulator"),
+        &["--bind", "127.0.0.1:0"],
+    )
+    .await?;
+    e2e_tests::trust_idp(http, &emulator.url, idp_name, idp).await?;
+    e2e_tests::map_test_groups(http, &emulator.url).await?;
+    Ok(emulator)
+}
+
 /// `splunk-mcp serve` over HTTP on `bind`, pointed at the emulator at `splunk_url`; the caller
 /// adds the auth settings.
 pub(crate) fn splunk_mcp_command(splunk_url: &str, bind: &str) -> anyhow::Result<Command> {

@@ -43,7 +43,7 @@ use self::balancer::Balancer;
 use self::client::{Client, Target};
 use self::tally::{Fault, Tally, Window};
 use super::splunk_mcp_command;
-use crate::process::{Service, built_binary, log_dir};
+use crate::process::{Service, log_dir};
 use crate::progress::{Phase, say};
 
 /// How many clients sign in and refresh.
@@ -203,15 +203,9 @@ impl World {
             "ready",
             format_args!(" at {} (log: {})", idp.issuer, idp.log.display()),
         );
-        let emulator = Service::start(
-            "soak-splunk-emulator",
-            &built_binary("debug", "splunk-emulator"),
-            &["--bind", "127.0.0.1:0"],
-        )
-        .await?;
         let http = e2e_tests::http_client();
-        e2e_tests::trust_idp(&http, &emulator.url, "soak-idp", &idp).await?;
-        e2e_tests::map_test_groups(&http, &emulator.url).await?;
+        let emulator =
+            super::start_emulator_trusting("soak-splunk-emulator", &http, &idp, "soak-idp").await?;
         let balancer = Balancer::bind(2).await?;
         let env = replica_env(&idp, &redis, &balancer.url)?;
         let mut world = Self {
