@@ -31,6 +31,8 @@ const DEMO_SCOPE_GROUPS: &str =
 const ALICE_SCOPES: &str = "openid profile email splunk:read splunk:search";
 /// bob is an administrator: the admin tools too.
 const BOB_SCOPES: &str = "openid profile email splunk:read splunk:search splunk:admin";
+/// The example custom SPL tools the demo serves (`MCP_TOOLS_FILE`).
+const EXAMPLE_TOOLS: &str = "docs/examples/custom-tools.toml";
 /// The IdP's confidential client that splunk-mcp signs users in as (tests/idp).
 const IDP_CLIENT: (&str, &str) = ("splunk-mcp", "splunk-mcp-secret");
 
@@ -77,6 +79,7 @@ pub(crate) async fn run(bind: &str, mode: Mode) -> anyhow::Result<()> {
         ("SPLUNK_CREDENTIALS", "passthrough"),
         ("MCP_AUTH_SCOPE_GROUPS", DEMO_SCOPE_GROUPS),
     ]);
+    command.env("MCP_TOOLS_FILE", workspace_root().join(EXAMPLE_TOOLS));
     let state = match mode {
         Mode::Jwt => {
             command.env("MCP_AUTH_MODE", "jwt");
@@ -195,10 +198,14 @@ fn world_lines(services: &Services<'_>) -> String {
          \x20   group admins   -> role admin (every index): bob\n\
          \x20 Scope rules (MCP_AUTH_SCOPE_GROUPS={rules}):\n\
          \x20   alice (analysts) holds splunk:read and splunk:search; bob (admins) also splunk:admin;\n\
-         \x20   carol (no group) none. A client asking for more is granted only these.",
+         \x20   carol (no group) none. A client asking for more is granted only these.\n\
+         \x20 Custom SPL tools ({tools}, re-read on SIGHUP):\n\
+         \x20   web_errors_by_host, my_web_activity (the user from the sign-in), and\n\
+         \x20   failed_logins_for_user (admins only); see docs/custom-tools.md.",
         issuer = services.issuer,
         splunk = services.splunk,
         rules = DEMO_SCOPE_GROUPS,
+        tools = EXAMPLE_TOOLS,
     )
 }
 
@@ -254,6 +261,7 @@ fn print_proxy_instructions(services: &Services<'_>, state: &ProxyState) {
          \n  node tests/clients/oauth-client.mjs --url {endpoint} --user alice list\n\
          \x20 node tests/clients/oauth-client.mjs --url {endpoint} --user alice call splunk_whoami\n\
          \x20 node tests/clients/oauth-client.mjs --url {endpoint} --user bob call splunk_search {search}\n\
+         \x20 node tests/clients/oauth-client.mjs --url {endpoint} --user alice call my_web_activity\n\
          \ncurl:\n\
          \n  curl -si {endpoint}    # no token: 401 naming the protected resource metadata\n\
          \x20 curl -s {base}/.well-known/oauth-protected-resource/mcp\n\
@@ -295,6 +303,7 @@ fn print_jwt_instructions(services: &Services<'_>, alice: &str, bob: &str) {
          \n  node tests/clients/mcp-client.mjs --url {endpoint} --token \"$ALICE_TOKEN\" list\n\
          \x20 node tests/clients/mcp-client.mjs --url {endpoint} --token \"$ALICE_TOKEN\" call splunk_whoami\n\
          \x20 node tests/clients/mcp-client.mjs --url {endpoint} --token \"$ALICE_TOKEN\" call splunk_search {search}\n\
+         \x20 node tests/clients/mcp-client.mjs --url {endpoint} --token \"$ALICE_TOKEN\" call web_errors_by_host '{{\"status\":404}}'\n\
          \ncurl:\n\
          \n  curl -si {endpoint}    # no token: 401 and the WWW-Authenticate challenge\n\
          \x20 curl -s {endpoint} -H \"Authorization: Bearer $BOB_TOKEN\" \\\n\

@@ -71,6 +71,9 @@ pub struct ServeArgs {
     /// Permit auth mode `none` on a non-loopback address (`MCP_ALLOW_UNAUTHENTICATED`).
     #[arg(long, global = true)]
     pub allow_unauthenticated: bool,
+    /// A TOML file of custom tools, re-read on SIGHUP (`MCP_TOOLS_FILE`).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub tools_file: Option<String>,
     /// `text` or `json` (`MCP_LOG_FORMAT`).
     #[arg(long, global = true, value_name = "text|json")]
     pub log_format: Option<String>,

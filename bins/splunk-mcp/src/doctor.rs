@@ -498,15 +498,15 @@ fn report_tools(policy: &ToolRegistry, caller: &AuthContext, report: &mut Report
         format!(
             "may call {} of {}: {}",
             allowed.len(),
-            policy.specs().len(),
+            policy.tool_names().count(),
             allowed.join(", ")
         ),
     );
-    for spec in policy.specs() {
-        if let Decision::Deny(denial) = policy.evaluate(spec.name, caller) {
+    for name in policy.tool_names() {
+        if let Decision::Deny(denial) = policy.evaluate(name, caller) {
             report.info(
                 "tools",
-                format!("refused {}: {}", spec.name, policy.refusal_reason(&denial)),
+                format!("refused {name}: {}", policy.refusal_reason(&denial)),
             );
         }
     }

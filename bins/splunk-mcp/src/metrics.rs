@@ -2,8 +2,9 @@
 //! Splunk request latency and JWKS refreshes, rendered at `/metrics` in the OpenMetrics text
 //! format.
 //!
-//! Label values come from fixed sets (tool names of the registry, outcomes, RFC 6750 error
-//! codes, status classes) so that no caller input can grow the number of series.
+//! Label values come from fixed sets (the names of the tools served, built-in or configured,
+//! outcomes, RFC 6750 error codes, status classes) so that no caller input can grow the number
+//! of series: a tool call is recorded from its audit event, and only served tools have one.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,13 +26,13 @@ fn latency_buckets() -> impl Iterator<Item = f64> {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ToolOutcome {
-    tool: &'static str,
+    tool: String,
     outcome: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ToolLabel {
-    tool: &'static str,
+    tool: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -111,11 +112,15 @@ impl Metrics {
         }
     }
 
-    /// Records one finished tool call. Unknown tool names count as `other`.
+    /// Records one finished tool call of a served tool; a name no tool could have counts as
+    /// `other`.
     pub fn record_tool_call(&self, tool: &str, outcome: &'static str, duration: Duration) {
-        let tool = known_tool(tool);
+        let tool = tool_label(tool);
         self.tool_calls
-            .get_or_create(&ToolOutcome { tool, outcome })
+            .get_or_create(&ToolOutcome {
+                tool: tool.clone(),
+                outcome,
+            })
             .inc();
         self.tool_latency
             .get_or_create(&ToolLabel { tool })
@@ -198,9 +203,13 @@ impl splunk_client::RequestObserver for Metrics {
     }
 }
 
-/// The registry's name for `tool`, or `other`: tool names come from clients.
-fn known_tool(tool: &str) -> &'static str {
-    mcp_tools::registry::spec(tool).map_or("other", |spec| spec.name)
+/// `tool` as a label: built-in and custom tool names are 1 to 64 letters, digits, `_` or `-`.
+fn tool_label(tool: &str) -> String {
+    let valid = (1..=64).contains(&tool.len())
+        && tool
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if valid { tool } else { "other" }.to_owned()
 }
 
 /// Reads the JWKS caches' fetch counters at scrape time.
@@ -243,7 +252,7 @@ mod tests {
     fn renders_families_with_bounded_labels() {
         let metrics = Metrics::new();
         metrics.record_tool_call("splunk_search", "ok", Duration::from_millis(30));
-        metrics.record_tool_call("made_up_tool", "failed", Duration::from_millis(1));
+        metrics.record_tool_call("web status hosts\n", "failed", Duration::from_millis(1));
         metrics.record_auth_failure("missing_token");
         metrics.record_auth_failure("weird\"code");
         metrics.record_splunk_request("search.create", Some(201), Duration::from_millis(4));

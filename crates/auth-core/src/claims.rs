@@ -99,6 +99,26 @@ impl Claims {
         ClaimValues::from_map(map).into_claims(config)
     }
 
+    /// The claim `name` as the token carried it (`sub`, `preferred_username`, `email`, ...);
+    /// `scope` gives the scopes as one string.
+    pub fn claim(&self, name: &str) -> Option<Value> {
+        let text = |value: &Option<String>| value.clone().map(Value::from);
+        match name {
+            "iss" => text(&self.issuer),
+            "sub" => text(&self.subject),
+            "jti" => text(&self.jwt_id),
+            "client_id" => text(&self.client_id),
+            "azp" => text(&self.authorized_party),
+            "preferred_username" => text(&self.preferred_username),
+            "scope" => Some(Value::from(self.scopes.to_string())),
+            "exp" => self.expires_at.map(Value::from),
+            "nbf" => self.not_before.map(Value::from),
+            "iat" => self.issued_at.map(Value::from),
+            "aud" => Some(Value::from(self.audience.clone())),
+            other => self.extra.get(other).cloned(),
+        }
+    }
+
     /// The OAuth client the token was issued to: `client_id`, else `azp`.
     pub fn client(&self) -> Option<&str> {
         self.client_id

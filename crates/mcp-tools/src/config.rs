@@ -4,10 +4,11 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::custom::CustomToolConfig;
 use crate::spl_guard::GuardConfig;
 
 /// Limits and defaults of the tools.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ToolsConfig {
@@ -26,6 +27,8 @@ pub struct ToolsConfig {
     pub search_timeout: Duration,
     /// The SPL guard's policy.
     pub guard: GuardConfig,
+    /// Custom SPL tools (`[[tools.custom]]`).
+    pub custom: Vec<CustomToolConfig>,
 }
 
 impl Default for ToolsConfig {
@@ -38,6 +41,7 @@ impl Default for ToolsConfig {
             default_latest: "now".to_owned(),
             search_timeout: Duration::from_secs(120),
             guard: GuardConfig::default(),
+            custom: Vec::new(),
         }
     }
 }

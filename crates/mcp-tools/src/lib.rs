@@ -3,6 +3,7 @@
 //! - [`SplunkTools`]: the MCP server (an rmcp [`rmcp::ServerHandler`]) with the Splunk tools.
 //!   Each call is checked against the caller's scopes ([`registry`]), runs with Splunk
 //!   credentials resolved per call ([`credentials`]), and is written to the audit log ([`audit`]).
+//! - [`custom`]: custom SPL tools from configuration, served and checked like the built-in ones.
 //! - [`spl_guard`]: tokenizes a Splunk search and refuses commands that write, delete, send or
 //!   execute, in the main search, in every subsearch and in the search strings of `map`.
 //!
@@ -24,6 +25,7 @@ mod arguments;
 pub mod audit;
 pub mod config;
 pub mod credentials;
+pub mod custom;
 pub mod error;
 pub mod registry;
 mod server;
@@ -35,6 +37,7 @@ pub use credentials::{
     ClientFuture, CredentialError, CredentialSource, MirrorCredentials, PassthroughCredentials,
     ResolvedClient, ResolvedFuture, ServiceCredentials, UsernameClaim,
 };
+pub use custom::{CustomTool, CustomToolConfig, CustomToolError, ParamType, ParameterConfig};
 pub use error::ToolError;
 pub use registry::{PolicyConfig, RegistryError, Rule, ToolRegistry, ToolSpec};
 pub use server::{

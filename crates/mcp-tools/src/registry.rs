@@ -2,13 +2,17 @@
 //! rules), and what each tool needs (scopes and groups, from its defaults, its tags' rules,
 //! its own rule and what every call needs). The HTTP layer pre-checks `tools/call` and filters
 //! `tools/list` with it, the tools check themselves with it, proxy mode grants scopes by its
-//! scope rules, and `config check` and `doctor` print what it decides.
+//! scope rules, and `config check` and `doctor` print what it decides. Custom tools
+//! ([`crate::custom`]) are entries of the same table, under the same rules.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
 use auth_core::{AuthContext, Decision, Denial, Policy, ScopeRules, ScopeSet};
+
+use crate::custom::{CustomTool, CustomToolConfig, CustomToolError};
+use crate::spl_guard::GuardConfig;
 
 /// Scope of the catalog and metadata tools.
 pub const SCOPE_READ: &str = "splunk:read";
@@ -115,6 +119,12 @@ pub enum RegistryError {
         /// Why.
         reason: String,
     },
+    /// A custom tool cannot be served as configured.
+    #[error(transparent)]
+    CustomTool(#[from] CustomToolError),
+    /// A custom tool takes the name of another tool.
+    #[error("a custom tool is named `{0}`, like {1}; give it another name")]
+    DuplicateTool(String, &'static str),
     /// A scope rule names a scope no tool needs and no client can be granted.
     #[error(
         "the scope rule names {scope}, which this server does not offer (it offers: {offered})"
@@ -134,7 +144,7 @@ pub enum Source {
     /// The tool's built-in default.
     Default,
     /// A tag rule (`[auth.tags.<tag>]`).
-    Tag(&'static str),
+    Tag(String),
     /// The tool's own rule (`[auth.tools.<tool>]`).
     Tool,
     /// What every request needs (`MCP_AUTH_REQUIRED_SCOPES`, `MCP_AUTH_REQUIRED_GROUPS`).
@@ -212,14 +222,25 @@ impl Requirement {
 }
 
 /// The policy: scope rules and every tool's requirement, with each tool's decision procedure
-/// built once.
+/// built once, and the custom tools it serves.
 #[derive(Debug, Clone)]
 pub struct ToolRegistry {
     scope_rules: Arc<ScopeRules>,
-    tools: BTreeMap<&'static str, (Requirement, Policy)>,
+    tools: BTreeMap<String, Entry>,
+    /// Tool names in listing order: built-in ones as in [`TOOL_SPECS`], then custom ones.
+    order: Vec<String>,
     server: Requirement,
     server_policy: Policy,
     offered: ScopeSet,
+}
+
+/// One tool of the registry.
+#[derive(Debug, Clone)]
+struct Entry {
+    need: Requirement,
+    policy: Policy,
+    tags: Vec<String>,
+    custom: Option<Arc<CustomTool>>,
 }
 
 impl Default for ToolRegistry {
@@ -234,14 +255,71 @@ impl ToolRegistry {
     /// Builds the policy from `config`, refusing unknown tools and tags, invalid scopes and
     /// scope rules for scopes no tool needs.
     pub fn new(config: &PolicyConfig) -> Result<Self, RegistryError> {
+        Self::with_custom_tools(config, Vec::new())
+    }
+
+    /// Checks the custom tools of `custom` (under `guard`, the SPL guard's policy) and builds
+    /// the policy with them: the whole configuration of the tools, in one step.
+    pub fn build(
+        config: &PolicyConfig,
+        custom: &[CustomToolConfig],
+        guard: &GuardConfig,
+    ) -> Result<Self, RegistryError> {
+        let tools = custom
+            .iter()
+            .map(|tool| CustomTool::compile(tool, guard))
+            .collect::<Result<Vec<_>, _>>()?;
+        Self::with_custom_tools(config, tools)
+    }
+
+    /// [`ToolRegistry::new`] with `custom` tools served beside the built-in ones: their
+    /// scopes and groups are their defaults, and the rules of `config` apply to them too.
+    pub fn with_custom_tools(
+        config: &PolicyConfig,
+        custom: Vec<CustomTool>,
+    ) -> Result<Self, RegistryError> {
+        struct Definition {
+            name: String,
+            scopes: Vec<String>,
+            groups: Vec<String>,
+            tags: Vec<String>,
+            custom: Option<Arc<CustomTool>>,
+        }
+        let mut definitions: Vec<Definition> = TOOL_SPECS
+            .iter()
+            .map(|spec| Definition {
+                name: spec.name.to_owned(),
+                scopes: spec.scopes.iter().map(|s| (*s).to_owned()).collect(),
+                groups: Vec::new(),
+                tags: spec.tags.iter().map(|t| (*t).to_owned()).collect(),
+                custom: None,
+            })
+            .collect();
+        for tool in custom {
+            if let Some(taken) = definitions.iter().find(|d| d.name == tool.name()) {
+                let like = if taken.custom.is_some() {
+                    "another custom tool"
+                } else {
+                    "a built-in tool"
+                };
+                return Err(RegistryError::DuplicateTool(tool.name().to_owned(), like));
+            }
+            definitions.push(Definition {
+                name: tool.name().to_owned(),
+                scopes: tool.scopes(),
+                groups: tool.config().groups.clone(),
+                tags: tool.tags().to_vec(),
+                custom: Some(Arc::new(tool)),
+            });
+        }
+
         for name in config.tools.keys() {
-            if spec(name).is_none() {
+            if !definitions.iter().any(|d| &d.name == name) {
                 return Err(RegistryError::UnknownTool(name.clone()));
             }
         }
-        let tags = known_tags();
         for tag in config.tags.keys() {
-            if !tags.contains(&tag.as_str()) {
+            if !definitions.iter().any(|d| d.tags.contains(tag)) {
                 return Err(RegistryError::UnknownTag(tag.clone()));
             }
         }
@@ -255,24 +333,32 @@ impl ToolRegistry {
         server.add_groups(&config.required_groups, Source::Required);
 
         let mut tools = BTreeMap::new();
-        for spec in TOOL_SPECS {
+        let mut order = Vec::with_capacity(definitions.len());
+        for definition in definitions {
+            let name = definition.name.as_str();
             let mut need = Requirement::default();
-            let own = config.tools.get(spec.name);
+            let own = config.tools.get(name);
             match own.and_then(|rule| rule.scopes.as_ref()) {
                 Some(scopes) => {
                     need.add_scopes(scopes.iter().map(String::as_str), &Source::Tool, &|| {
-                        format!("tool {}", spec.name)
+                        format!("tool {name}")
                     })?
                 }
-                None => need.add_scopes(spec.scopes.iter().copied(), &Source::Default, &|| {
-                    format!("tool {}", spec.name)
-                })?,
+                None => need.add_scopes(
+                    definition.scopes.iter().map(String::as_str),
+                    &Source::Default,
+                    &|| match definition.custom {
+                        Some(_) => format!("custom tool {name}"),
+                        None => format!("tool {name}"),
+                    },
+                )?,
             }
-            for tag in spec.tags {
-                if let Some(rule) = config.tags.get(*tag) {
+            need.add_groups(&definition.groups, Source::Default);
+            for tag in &definition.tags {
+                if let Some(rule) = config.tags.get(tag) {
                     let scopes = rule.scopes.iter().flatten().map(String::as_str);
-                    need.add_scopes(scopes, &Source::Tag(tag), &|| format!("tag {tag}"))?;
-                    need.add_groups(&rule.groups, Source::Tag(tag));
+                    need.add_scopes(scopes, &Source::Tag(tag.clone()), &|| format!("tag {tag}"))?;
+                    need.add_groups(&rule.groups, Source::Tag(tag.clone()));
                 }
             }
             if let Some(rule) = own {
@@ -286,12 +372,21 @@ impl ToolRegistry {
             }
             need.groups.extend(server.groups.iter().cloned());
             let policy = need.policy();
-            tools.insert(spec.name, (need, policy));
+            order.push(definition.name.clone());
+            tools.insert(
+                definition.name,
+                Entry {
+                    need,
+                    policy,
+                    tags: definition.tags,
+                    custom: definition.custom,
+                },
+            );
         }
 
         let mut offered = ScopeSet::new();
-        for (need, _) in tools.values() {
-            for scope in need.scopes.keys() {
+        for entry in tools.values() {
+            for scope in entry.need.scopes.keys() {
                 let _ = offered.insert(scope.as_str());
             }
         }
@@ -310,6 +405,7 @@ impl ToolRegistry {
         Ok(Self {
             scope_rules: Arc::new(config.scope_rules.clone()),
             tools,
+            order,
             server,
             server_policy,
             offered,
@@ -339,14 +435,34 @@ impl ToolRegistry {
         &self.server
     }
 
-    /// Every tool's spec.
-    pub fn specs(&self) -> &'static [ToolSpec] {
-        TOOL_SPECS
+    /// Every tool's name, built-in ones first, in listing order.
+    pub fn tool_names(&self) -> impl Iterator<Item = &str> {
+        self.order.iter().map(String::as_str)
+    }
+
+    /// Whether a tool called `name` is served.
+    pub fn contains(&self, name: &str) -> bool {
+        self.tools.contains_key(name)
+    }
+
+    /// The tags of `tool`, `None` for an unknown tool.
+    pub fn tags(&self, tool: &str) -> Option<&[String]> {
+        self.tools.get(tool).map(|entry| entry.tags.as_slice())
+    }
+
+    /// The custom tool called `name`, if it is one.
+    pub fn custom_tool(&self, name: &str) -> Option<&Arc<CustomTool>> {
+        self.tools.get(name).and_then(|entry| entry.custom.as_ref())
+    }
+
+    /// The custom tools, in listing order.
+    pub fn custom_tools(&self) -> impl Iterator<Item = &Arc<CustomTool>> {
+        self.order.iter().filter_map(|name| self.custom_tool(name))
     }
 
     /// What a call of `tool` needs, `None` for an unknown tool.
     pub fn requirement(&self, tool: &str) -> Option<&Requirement> {
-        self.tools.get(tool).map(|(need, _)| need)
+        self.tools.get(tool).map(|entry| &entry.need)
     }
 
     /// Whether `caller` may call `tool`. A denial separates the scopes a step-up could bring
@@ -356,7 +472,7 @@ impl ToolRegistry {
         let policy = self
             .tools
             .get(tool)
-            .map_or(&self.server_policy, |(_, policy)| policy);
+            .map_or(&self.server_policy, |entry| &entry.policy);
         match policy.evaluate(caller) {
             Decision::Allow => Decision::Allow,
             Decision::Deny(denial) => Decision::Deny(self.classify(denial, caller.groups())),
@@ -374,14 +490,9 @@ impl ToolRegistry {
         denial
     }
 
-    /// The names of the tools `caller` may call, in [`TOOL_SPECS`] order.
-    pub fn allowed_tools<'a>(
-        &'a self,
-        caller: &'a AuthContext,
-    ) -> impl Iterator<Item = &'static str> + 'a {
-        TOOL_SPECS
-            .iter()
-            .map(|spec| spec.name)
+    /// The names of the tools `caller` may call, in listing order.
+    pub fn allowed_tools<'a>(&'a self, caller: &'a AuthContext) -> impl Iterator<Item = &'a str> {
+        self.tool_names()
             .filter(move |name| self.evaluate(name, caller).is_allowed())
     }
 
@@ -509,7 +620,7 @@ mod tests {
         let users = registry.requirement("splunk_list_users").unwrap();
         assert_eq!(
             users.groups,
-            vec![(vec!["admins".to_owned()], Source::Tag("admin"))]
+            vec![(vec!["admins".to_owned()], Source::Tag("admin".to_owned()))]
         );
         assert_eq!(
             users.scopes["splunk:admin"],
@@ -604,6 +715,61 @@ mod tests {
             ToolRegistry::new(&bad_scope).unwrap_err(),
             RegistryError::InvalidScopes { .. }
         ));
+    }
+
+    #[test]
+    fn custom_tools_are_entries_under_the_same_rules() {
+        let custom: crate::custom::CustomToolConfig = toml::from_str(
+            "name = \"web_hosts\"\ndescription = \"d\"\nspl = \"search index=web\"\n\
+             groups = [\"soc\"]\ntags = [\"web\"]",
+        )
+        .unwrap();
+        let config = PolicyConfig {
+            tools: BTreeMap::from([("web_hosts".to_owned(), rule(Some(&["splunk:web"]), &[]))]),
+            tags: BTreeMap::from([("custom".to_owned(), rule(None, &["analysts"]))]),
+            ..PolicyConfig::default()
+        };
+        let guard = GuardConfig::default();
+        let registry = ToolRegistry::build(&config, std::slice::from_ref(&custom), &guard).unwrap();
+        assert_eq!(registry.tool_names().last(), Some("web_hosts"));
+        assert_eq!(registry.tags("web_hosts").unwrap(), ["custom", "web"]);
+        let need = registry.requirement("web_hosts").unwrap();
+        assert_eq!(need.scopes["splunk:web"], vec![Source::Tool]);
+        assert_eq!(
+            need.groups,
+            vec![
+                (vec!["soc".to_owned()], Source::Default),
+                (
+                    vec!["analysts".to_owned()],
+                    Source::Tag("custom".to_owned())
+                )
+            ]
+        );
+        assert!(registry.offered_scopes().contains("splunk:web"));
+        let both = caller("splunk:web", &["soc", "analysts"]);
+        assert!(registry.evaluate("web_hosts", &both).is_allowed());
+        assert!(
+            !registry
+                .evaluate("web_hosts", &caller("splunk:web", &["soc"]))
+                .is_allowed()
+        );
+        assert!(registry.custom_tool("web_hosts").is_some());
+        assert!(registry.custom_tool("splunk_search").is_none());
+
+        let mut twin = custom.clone();
+        twin.name = "splunk_search".to_owned();
+        assert_eq!(
+            ToolRegistry::build(&PolicyConfig::default(), &[twin], &guard).unwrap_err(),
+            RegistryError::DuplicateTool("splunk_search".to_owned(), "a built-in tool")
+        );
+        assert_eq!(
+            ToolRegistry::build(&PolicyConfig::default(), &[custom.clone(), custom], &guard)
+                .unwrap_err(),
+            RegistryError::DuplicateTool("web_hosts".to_owned(), "another custom tool")
+        );
+        // Without custom tools, the `custom` tag names nothing.
+        let unknown = ToolRegistry::new(&config).unwrap_err();
+        assert_eq!(unknown, RegistryError::UnknownTool("web_hosts".to_owned()));
     }
 
     #[test]

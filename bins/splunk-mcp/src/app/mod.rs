@@ -18,6 +18,7 @@ pub(crate) mod inbound;
 pub(crate) mod outbound;
 pub(crate) mod proxy;
 mod readiness;
+mod reload;
 
 /// Capabilities the mirror admin credential needs (checked by `/readyz` and `doctor`).
 pub(crate) fn readiness_capabilities() -> &'static [&'static str] {
@@ -57,6 +58,7 @@ fn tools(
 
 async fn serve_stdio(settings: Settings) -> anyhow::Result<()> {
     let tools = tools(&settings, &Metrics::new(), policy(&settings)?)?;
+    reload::spawn_on_hangup(&settings, &tools)?;
     tracing::info!(
         credentials = ?settings.splunk.credentials,
         splunk = %settings.splunk.base_url(),
@@ -80,6 +82,7 @@ async fn serve_http(mut settings: Settings) -> anyhow::Result<()> {
     let metrics = Metrics::new();
     let policy = policy(&settings)?;
     let tools = tools(&settings, &metrics, policy.clone())?;
+    reload::spawn_on_hangup(&settings, &tools)?;
     let mut readiness: Vec<Arc<dyn ReadyCheck>> =
         vec![Arc::new(readiness::Splunk::new(&settings.splunk)?)];
     let mut authorization_server = None;

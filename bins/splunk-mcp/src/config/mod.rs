@@ -7,10 +7,10 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use mcp_tools::ToolsConfig;
+use mcp_tools::{CustomToolConfig, ToolsConfig};
 use secrecy::SecretString;
 
 mod render;
@@ -30,8 +30,56 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Boundary 2: where Splunk is and which credential it sees.
     pub splunk: SplunkSettings,
-    /// Limits of the tools and the SPL guard.
+    /// Limits of the tools, the SPL guard, and the custom tools of the main file.
     pub tools: ToolsConfig,
+    /// `MCP_TOOLS_FILE`, `--tools-file`: custom tools kept apart, re-read on SIGHUP.
+    pub tools_file: Option<ToolsFile>,
+}
+
+/// A file of custom tools (`[[tools.custom]]` tables and nothing else).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ToolsFile {
+    /// Where it is.
+    pub path: PathBuf,
+    /// How it was named (`MCP_TOOLS_FILE`, `--tools-file`, `server.tools_file in FILE`).
+    pub setting: String,
+    /// The tools it held when last read.
+    pub tools: Vec<CustomToolConfig>,
+}
+
+/// What a tools file may hold.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ToolsFileContent {
+    #[serde(default)]
+    tools: ToolsFileTables,
+}
+
+#[derive(Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ToolsFileTables {
+    #[serde(default)]
+    custom: Vec<CustomToolConfig>,
+}
+
+/// Reads the custom tools of the tools file at `path`, named `setting` in errors.
+pub fn read_tools_file(path: &Path, setting: &str) -> Result<Vec<CustomToolConfig>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError::new(
+            setting,
+            format!("cannot read {}: {e}", path.display()),
+            "point it at a readable TOML file of [[tools.custom]] tables",
+        )
+    })?;
+    let content: ToolsFileContent = toml::from_str(&text).map_err(|e| {
+        ConfigError::new(
+            format!("{setting} ({})", path.display()),
+            e.message().trim().to_owned(),
+            "the file holds only [[tools.custom]] tables; see docs/custom-tools.md",
+        )
+    })?;
+    Ok(content.tools.custom)
 }
 
 /// How MCP clients reach the server.
@@ -397,9 +445,63 @@ pub fn render_redacted(settings: &Settings) -> String {
 }
 
 impl Settings {
-    /// The authorization policy these settings describe; [`load`] has checked that it builds.
+    /// The authorization policy and custom tools these settings describe; [`load`] has checked
+    /// that it builds.
     pub fn policy(&self) -> Result<mcp_tools::ToolRegistry, mcp_tools::RegistryError> {
-        mcp_tools::ToolRegistry::new(&self.auth.policy_config())
+        let from_file = self.tools_file.as_ref().map(|file| file.tools.as_slice());
+        self.policy_with(from_file.unwrap_or_default())
+    }
+
+    /// [`Settings::policy`] with `from_file` as the tools file's tools (a reload).
+    pub fn policy_with(
+        &self,
+        from_file: &[CustomToolConfig],
+    ) -> Result<mcp_tools::ToolRegistry, mcp_tools::RegistryError> {
+        let custom: Vec<CustomToolConfig> =
+            self.tools.custom.iter().chain(from_file).cloned().collect();
+        mcp_tools::ToolRegistry::build(&self.auth.policy_config(), &custom, &self.tools.guard)
+    }
+
+    /// Where the custom tool `name` is defined, as a setting name for messages.
+    pub fn custom_tool_origin(&self, name: &str) -> String {
+        match &self.tools_file {
+            Some(file) if file.tools.iter().any(|tool| tool.name == name) => {
+                format!("{} ({})", file.setting, file.path.display())
+            }
+            _ => "tools.custom".to_owned(),
+        }
+    }
+
+    /// Refuses custom tools that read a token claim when no caller has a token (stdio, or
+    /// auth mode `none`): they could never run.
+    pub fn check_claims_have_tokens(
+        &self,
+        policy: &mcp_tools::ToolRegistry,
+    ) -> Result<(), ConfigError> {
+        let tokens = self.server.transport == Transport::Http && self.auth.mode != AuthMode::None;
+        if tokens {
+            return Ok(());
+        }
+        let Some((tool, claim)) = policy
+            .custom_tools()
+            .find_map(|tool| tool.claims().next().map(|claim| (tool.name(), claim)))
+        else {
+            return Ok(());
+        };
+        Err(ConfigError::new(
+            self.custom_tool_origin(tool),
+            format!(
+                "custom tool `{tool}` takes a value from the token claim `{claim}`, and \
+                 {} no caller has a token",
+                if self.server.transport == Transport::Stdio {
+                    "over stdio"
+                } else {
+                    "with auth mode `none`"
+                }
+            ),
+            "serve over HTTP with an auth mode that verifies tokens (jwt, introspect, proxy or \
+             static), or let the client give that parameter (remove `from_claim`)",
+        ))
     }
 }
 

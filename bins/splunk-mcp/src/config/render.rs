@@ -141,6 +141,9 @@ pub(super) fn render(settings: &Settings) -> String {
         .collect();
     out.list("trusted_proxies", &trusted);
     out.display("filter_tools_list", server.filter_tools_list);
+    if let Some(file) = &settings.tools_file {
+        out.str("tools_file", &file.path.display().to_string());
+    }
     out.str(
         "log_format",
         match server.log_format {
@@ -285,7 +288,28 @@ pub(super) fn render(settings: &Settings) -> String {
             }
         }
     }
-    out.0
+    let mut text = out.0;
+    if !tools.custom.is_empty() {
+        text.push('\n');
+        text.push_str(&custom_tools_toml(&tools.custom));
+    }
+    text
+}
+
+/// `[[tools.custom]]` tables holding `tools`.
+fn custom_tools_toml(tools: &[mcp_tools::CustomToolConfig]) -> String {
+    #[derive(serde::Serialize)]
+    struct File<'a> {
+        tools: Tables<'a>,
+    }
+    #[derive(serde::Serialize)]
+    struct Tables<'a> {
+        custom: &'a [mcp_tools::CustomToolConfig],
+    }
+    toml::to_string(&File {
+        tools: Tables { custom: tools },
+    })
+    .unwrap_or_else(|e| format!("# the custom tools could not be written as TOML: {e}\n"))
 }
 
 /// The policy the settings give, as TOML comments: who may hold each scope, then what each
@@ -303,8 +327,8 @@ pub(super) fn policy_table(policy: &mcp_tools::ToolRegistry) -> String {
         let _ = writeln!(out, "#   {scope:<32} {holders}");
     }
     out.push_str("# What each tool needs (every scope; one group of each list):\n");
-    for spec in policy.specs() {
-        let Some(need) = policy.requirement(spec.name) else {
+    for name in policy.tool_names() {
+        let Some(need) = policy.requirement(name) else {
             continue;
         };
         let scopes: Vec<String> = need
@@ -320,7 +344,11 @@ pub(super) fn policy_table(policy: &mcp_tools::ToolRegistry) -> String {
         let _ = writeln!(
             out,
             "#   {:<32} scopes: {}; groups: {}",
-            spec.name,
+            if policy.custom_tool(name).is_some() {
+                format!("{name} (custom)")
+            } else {
+                name.to_owned()
+            },
             if scopes.is_empty() {
                 "none".to_owned()
             } else {

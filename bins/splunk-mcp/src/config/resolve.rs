@@ -14,7 +14,7 @@ use secrecy::SecretString;
 use super::source::{Found, Origin, Raw, Sources};
 use super::{
     AuthMode, AuthSettings, ConfigError, CredentialsMode, IdpClientAuth, LogFormat, MirrorSettings,
-    ProxySettings, ProxyStore, ServerSettings, Settings, SplunkSettings, Transport,
+    ProxySettings, ProxyStore, ServerSettings, Settings, SplunkSettings, ToolsFile, Transport,
 };
 
 /// Where each resolved setting came from, by TOML key, for validation messages.
@@ -250,7 +250,8 @@ pub(super) fn resolve(
     }
 
     let server = resolve_server(&mut r, flags)?;
-    let auth = resolve_auth(&mut r, &server.base_url)?;
+    let (tools, tools_file) = resolve_tools(&mut r, flags)?;
+    let auth = resolve_auth(&mut r, &server.base_url, &Catalog::new(&tools, &tools_file))?;
     let splunk = resolve_splunk(&mut r)?;
     let (mode, credentials) = resolve_modes(&mut r, auth.client_id.is_some())?;
     let auth = AuthSettings { mode, ..auth };
@@ -259,18 +260,6 @@ pub(super) fn resolve(
         ..splunk
     };
 
-    let tools = match r.find("tools", &[], None) {
-        None => ToolsConfig::default(),
-        Some(found) => match found.raw.clone() {
-            super::source::Raw::Toml(value) => value.try_into::<ToolsConfig>().map_err(|e| {
-                found.error(
-                    e.message().trim().to_owned(),
-                    "correct the [tools] table (see docs/configuration.md for its keys)",
-                )
-            })?,
-            super::source::Raw::Text(_) => ToolsConfig::default(),
-        },
-    };
     r.sources.reject_unknown()?;
     Ok((
         Settings {
@@ -278,9 +267,88 @@ pub(super) fn resolve(
             auth,
             splunk,
             tools,
+            tools_file,
         },
         r.names,
     ))
+}
+
+/// The `[tools]` table (limits, guard, custom tools) and the tools file.
+fn resolve_tools(
+    r: &mut Resolver<'_>,
+    flags: &crate::cli::ServeArgs,
+) -> Result<(ToolsConfig, Option<ToolsFile>), ConfigError> {
+    let tools = match r.find("tools", &[], None) {
+        None => ToolsConfig::default(),
+        Some(found) => match found.raw.clone() {
+            super::source::Raw::Toml(value) => value.try_into::<ToolsConfig>().map_err(|e| {
+                found.error(
+                    e.message().trim().to_owned(),
+                    "correct the [tools] table (see docs/configuration.md and \
+                     docs/custom-tools.md for its keys)",
+                )
+            })?,
+            super::source::Raw::Text(_) => ToolsConfig::default(),
+        },
+    };
+    let file = match r.find(
+        "server.tools_file",
+        &["MCP_TOOLS_FILE"],
+        Some(("--tools-file", flags.tools_file.as_deref())),
+    ) {
+        None => None,
+        Some(found) => {
+            let path = PathBuf::from(found.text()?.trim());
+            let setting = found.origin.name();
+            let tools = super::read_tools_file(&path, &setting)?;
+            Some(ToolsFile {
+                path,
+                setting,
+                tools,
+            })
+        }
+    };
+    Ok((tools, file))
+}
+
+/// The names and tags of every tool, built-in and custom, that rules may name.
+struct Catalog {
+    tools: Vec<String>,
+    tags: Vec<String>,
+}
+
+impl Catalog {
+    fn new(tools: &ToolsConfig, file: &Option<ToolsFile>) -> Self {
+        let custom: Vec<&mcp_tools::CustomToolConfig> = tools
+            .custom
+            .iter()
+            .chain(file.iter().flat_map(|file| &file.tools))
+            .collect();
+        let names = mcp_tools::registry::TOOL_SPECS
+            .iter()
+            .map(|spec| spec.name.to_owned())
+            .chain(custom.iter().map(|tool| tool.name.clone()))
+            .collect();
+        let mut tags: Vec<String> = mcp_tools::registry::known_tags()
+            .into_iter()
+            .map(str::to_owned)
+            .chain(custom.iter().flat_map(|tool| tool.tags.iter().cloned()))
+            .collect();
+        if !custom.is_empty() {
+            tags.push(mcp_tools::custom::CUSTOM_TAG.to_owned());
+        }
+        tags.sort();
+        tags.dedup();
+        Self { tools: names, tags }
+    }
+
+    fn tools(&self) -> Vec<&str> {
+        self.tools.iter().map(String::as_str).collect()
+    }
+
+    fn tags(&self) -> Vec<&str> {
+        self.tags.iter().map(String::as_str).collect()
+    }
 }
 
 fn resolve_server(
@@ -460,7 +528,11 @@ fn default_allowed_hosts(base_url: &str) -> Vec<String> {
 }
 
 /// Boundary 1 without its mode, which depends on the seed aliases (see [`resolve_modes`]).
-fn resolve_auth(r: &mut Resolver<'_>, base_url: &str) -> Result<AuthSettings, ConfigError> {
+fn resolve_auth(
+    r: &mut Resolver<'_>,
+    base_url: &str,
+    catalog: &Catalog,
+) -> Result<AuthSettings, ConfigError> {
     let oidc_config_url = r.url("auth.oidc_config_url", "IDP_OIDC_CONFIG_URL")?;
     let issuer_url = r.url("auth.issuer_url", "IDP_ISSUER_URL")?;
     let jwks_uri = r.url("auth.jwks_uri", "IDP_JWKS_URI")?;
@@ -497,10 +569,7 @@ fn resolve_auth(r: &mut Resolver<'_>, base_url: &str) -> Result<AuthSettings, Co
         None => ScopeRules::new(),
         Some(found) => scope_groups(&found)?,
     };
-    let known_tools: Vec<&str> = mcp_tools::registry::TOOL_SPECS
-        .iter()
-        .map(|spec| spec.name)
-        .collect();
+    let known_tools = catalog.tools();
     let mut tools = match r.find("auth.tools", &[], None) {
         None => BTreeMap::new(),
         Some(found) => rules(&found, "tool", &known_tools)?,
@@ -510,7 +579,7 @@ fn resolve_auth(r: &mut Resolver<'_>, base_url: &str) -> Result<AuthSettings, Co
     }
     let tags = match r.find("auth.tags", &[], None) {
         None => BTreeMap::new(),
-        Some(found) => rules(&found, "tag", &mcp_tools::registry::known_tags())?,
+        Some(found) => rules(&found, "tag", &catalog.tags())?,
     };
     let passthrough_audience_ack = r.boolean(
         "auth.passthrough_audience_ack",

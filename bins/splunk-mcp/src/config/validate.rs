@@ -30,6 +30,9 @@ pub(super) fn validate(
     let mode_name = || names.get("auth.mode", "MCP_AUTH_MODE");
     let mode = auth_mode_name(auth.mode);
     check_policy(settings, names)?;
+    if serving && let Ok(policy) = settings.policy() {
+        settings.check_claims_have_tokens(&policy)?;
+    }
 
     match auth.mode {
         AuthMode::None => {}
@@ -280,16 +283,36 @@ fn check_credential(settings: &Settings, names: &Names, what: &str) -> Result<()
 /// what is left is a scope rule for a scope no tool needs, or an invalid required scope.
 fn check_policy(settings: &Settings, names: &Names) -> Result<(), ConfigError> {
     use mcp_tools::RegistryError;
-    let Err(error) = settings.policy() else {
-        return Ok(());
+    let error = match settings.policy() {
+        Ok(_) => return Ok(()),
+        Err(error) => error,
     };
     let (setting, fix) = match &error {
+        RegistryError::CustomTool(custom) => {
+            return Err(ConfigError::new(
+                settings.custom_tool_origin(&custom.tool),
+                format!("custom tool `{}`: {}", custom.tool, custom.problem),
+                custom.fix.clone(),
+            ));
+        }
+        RegistryError::DuplicateTool(name, _) => (
+            settings.custom_tool_origin(name),
+            "rename the custom tool; `splunk-mcp config check` lists the tools".to_owned(),
+        ),
         RegistryError::UnofferedScope { offered, .. } => (
             names.get("auth.scope_groups", "MCP_AUTH_SCOPE_GROUPS"),
             format!(
                 "correct the scope's spelling or remove its rule; rules may name: {}",
                 offered.replace(' ', ", ")
             ),
+        ),
+        RegistryError::InvalidScopes { setting, .. } if setting.starts_with("custom tool ") => (
+            settings.custom_tool_origin(setting.trim_start_matches("custom tool ")),
+            "use valid scope names such as splunk:search".to_owned(),
+        ),
+        RegistryError::InvalidScopes { setting, .. } if setting.starts_with("tool ") => (
+            names.get("auth.tools", "auth.tools"),
+            "use valid scope names such as splunk:search".to_owned(),
         ),
         RegistryError::InvalidScopes { .. } => (
             names.get("auth.required_scopes", "MCP_AUTH_REQUIRED_SCOPES"),

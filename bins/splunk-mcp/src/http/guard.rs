@@ -213,20 +213,22 @@ fn check_calls(guard: &McpGuard, caller: &AuthContext, body: &[u8]) -> Option<Re
             return None;
         }
         let tool = message.params.as_ref()?.name.as_deref()?;
-        let spec = mcp_tools::registry::spec(tool)?;
-        match registry.evaluate(spec.name, caller) {
+        if !registry.contains(tool) {
+            return None;
+        }
+        match registry.evaluate(tool, caller) {
             Decision::Allow => None,
             Decision::Deny(denial) => {
                 tracing::info!(
                     subject = caller.subject(),
-                    tool = spec.name,
+                    tool,
                     missing_scopes = %denial.missing_scopes,
                     unattainable_scopes = %denial.unattainable_scopes,
                     missing_groups = ?denial.missing_groups,
                     "tool call refused before dispatch"
                 );
                 Some(refused(
-                    spec.name,
+                    tool,
                     &denial,
                     &registry.refusal_reason(&denial),
                     caller.scopes(),

@@ -5,6 +5,7 @@
 //! One integration-test binary so the build is shared; each test starts its own world.
 
 mod config;
+mod custom_tools;
 mod doctor;
 mod errors;
 mod http_auth;

@@ -71,18 +71,18 @@ fn toml_file(what: &str, text: &str) -> String {
 }
 
 /// A `tools/call` answer as an HTTP client sees it.
-struct Answer {
-    status: StatusCode,
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
     /// The `WWW-Authenticate` challenge, if any.
-    challenge: Option<String>,
+    pub(crate) challenge: Option<String>,
     /// The body when it is JSON (a refusal), else `Null` (the result's event stream).
-    body: Value,
+    pub(crate) body: Value,
 }
 
 impl Answer {
     /// The step-up 403: an `insufficient_scope` challenge asking for `missing`, and a body
     /// naming it, unchanged from before the policy.
-    fn assert_step_up(&self, tool: &str, missing: &str) {
+    pub(crate) fn assert_step_up(&self, tool: &str, missing: &str) {
         assert_eq!(self.status, StatusCode::FORBIDDEN, "{tool}: {}", self.body);
         let challenge = self
             .challenge
@@ -107,7 +107,7 @@ impl Answer {
 
     /// A 403 `access_denied` without a step-up challenge (no scope the client could ask for
     /// would help); returns its description.
-    fn access_denied(&self, tool: &str) -> String {
+    pub(crate) fn access_denied(&self, tool: &str) -> String {
         assert_eq!(self.status, StatusCode::FORBIDDEN, "{tool}: {}", self.body);
         assert!(
             self.challenge
@@ -126,7 +126,7 @@ impl Answer {
 
 /// An MCP session opened over plain HTTP as any client opens one, to read the pre-check's
 /// answers (status, challenge, JSON body), which the rmcp client turns into transport errors.
-struct RawSession<'a> {
+pub(crate) struct RawSession<'a> {
     http: &'a reqwest::Client,
     mcp_url: &'a str,
     token: &'a str,
@@ -136,7 +136,7 @@ struct RawSession<'a> {
 
 impl<'a> RawSession<'a> {
     /// `initialize`, then `notifications/initialized`.
-    async fn open(http: &'a reqwest::Client, mcp_url: &'a str, token: &'a str) -> Self {
+    pub(crate) async fn open(http: &'a reqwest::Client, mcp_url: &'a str, token: &'a str) -> Self {
         let response = post_mcp(http, mcp_url, Some(token), None, &initialize_request()).await;
         assert_eq!(response.status(), StatusCode::OK, "initialize");
         let id = response
@@ -162,7 +162,7 @@ impl<'a> RawSession<'a> {
 
     /// `tools/call` of `tool` without arguments: the pre-check refuses before arguments
     /// matter, and a tool it lets through answers 200 (with a result or an argument error).
-    async fn call(&self, tool: &str) -> Answer {
+    pub(crate) async fn call(&self, tool: &str) -> Answer {
         let request = json!({
             "jsonrpc": "2.0",
             "id": self.next_request.fetch_add(1, Ordering::Relaxed),
@@ -192,7 +192,7 @@ impl<'a> RawSession<'a> {
 }
 
 /// The tool names `tools/list` gives the bearer of `token` (the rmcp client, every page).
-async fn listed_tools(mcp_url: &str, token: &str) -> Vec<String> {
+pub(crate) async fn listed_tools(mcp_url: &str, token: &str) -> Vec<String> {
     let client = connect(mcp_url, token).await;
     let names = client
         .list_all_tools()

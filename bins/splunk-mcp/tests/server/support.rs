@@ -200,6 +200,16 @@ impl Server {
             .expect("the base URL is http://ADDR")
     }
 
+    /// Sends SIGHUP, as `kill -HUP` or `systemctl reload` does.
+    pub(crate) fn hangup(&self) {
+        let pid = self.child.id().expect("splunk-mcp is running");
+        let status = std::process::Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -HUP {pid}: {status}");
+    }
+
     /// Kills the process with SIGKILL (no clean shutdown, as `kill -9` or an OOM kill) and
     /// waits until it is gone; returns how it ended.
     pub(crate) async fn kill9(mut self) -> std::process::ExitStatus {

@@ -1,9 +1,11 @@
 //! The MCP server: the Splunk tools on rmcp, each call checked against the caller's scopes,
 //! run with the caller's Splunk credentials and written to the audit log.
 
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
+use arc_swap::ArcSwap;
 use auth_core::{AuthContext, Decision};
 use chrono::Utc;
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -26,6 +28,7 @@ use splunk_client::{
 use crate::audit::{AuditEvent, CallObserver, Outcome, args_digest};
 use crate::config::ToolsConfig;
 use crate::credentials::CredentialSource;
+use crate::custom::CustomTool;
 use crate::error::ToolError;
 use crate::registry::ToolRegistry;
 use crate::spl_guard::SplGuard;
@@ -59,7 +62,9 @@ struct Shared {
     config: ToolsConfig,
     guard: SplGuard,
     credentials: Arc<dyn CredentialSource>,
-    registry: ToolRegistry,
+    /// The policy and the custom tools; replaced whole when the tools file is reloaded, while
+    /// calls in flight finish with the one they started with.
+    registry: ArcSwap<ToolRegistry>,
     jobs: jobs::JobOwners,
 }
 
@@ -77,7 +82,7 @@ impl SplunkTools {
                 config,
                 guard,
                 credentials,
-                registry,
+                registry: ArcSwap::from_pointee(registry),
                 jobs: jobs::JobOwners::default(),
             }),
             caller: None,
@@ -117,7 +122,13 @@ impl SplunkTools {
     /// The tools to list for a request with these extensions: all of them, or with the filter
     /// on and a caller known, those the registry allows the caller.
     fn listed_tools(&self, extensions: &Extensions) -> (Vec<Tool>, bool) {
-        let all = Self::router().list_all();
+        let registry = self.registry();
+        let mut all = Self::tools();
+        all.extend(
+            registry
+                .custom_tools()
+                .map(|tool| tool.definition().clone()),
+        );
         if !self.filter_tools_list {
             return (all, false);
         }
@@ -126,24 +137,35 @@ impl SplunkTools {
         };
         let allowed = all
             .into_iter()
-            .filter(|tool| {
-                self.shared
-                    .registry
-                    .evaluate(&tool.name, &caller)
-                    .is_allowed()
-            })
+            .filter(|tool| registry.evaluate(&tool.name, &caller).is_allowed())
             .collect();
         (allowed, true)
     }
 
-    /// The scope registry the tools check calls against.
-    pub fn registry(&self) -> &ToolRegistry {
-        &self.shared.registry
+    /// The policy the tools check calls against, with the custom tools (the one in force now:
+    /// [`SplunkTools::replace_registry`] may change it).
+    pub fn registry(&self) -> Arc<ToolRegistry> {
+        self.shared.registry.load_full()
     }
 
-    /// Every tool's MCP definition (name, description, schemas, annotations).
+    /// Serves `registry` from the next call on, in every session: how a reloaded tools file
+    /// takes effect without dropping anyone.
+    pub fn replace_registry(&self, registry: ToolRegistry) {
+        self.shared.registry.store(Arc::new(registry));
+    }
+
+    /// Every built-in tool's MCP definition (name, description, schemas, annotations).
     pub fn tools() -> Vec<Tool> {
         Self::router().list_all()
+    }
+
+    /// The MCP definition of the tool `name` served now, built-in or custom.
+    fn definition(&self, name: &str) -> Option<Tool> {
+        Self::router().get(name).cloned().or_else(|| {
+            self.registry()
+                .custom_tool(name)
+                .map(|tool| tool.definition().clone())
+        })
     }
 
     /// Every tool's route, from the tool groups' routers; built once, as every request to
@@ -156,11 +178,16 @@ impl SplunkTools {
     }
 
     /// Starts the record of one call: caller, time, argument digest.
-    fn start(&self, tool: &'static str, args: &impl Serialize, extensions: &Extensions) -> Call {
+    fn start(
+        &self,
+        tool: impl Into<Cow<'static, str>>,
+        args: &impl Serialize,
+        extensions: &Extensions,
+    ) -> Call {
         let caller = caller_in(extensions).or_else(|| self.caller.clone());
         let args = serde_json::to_value(args).unwrap_or(Value::Null);
         Call {
-            tool,
+            tool: tool.into(),
             caller,
             started: Instant::now(),
             time: Utc::now(),
@@ -175,7 +202,7 @@ impl SplunkTools {
     /// Refuses the call unless the caller passes the tool's policy. Without a caller (an
     /// unauthenticated transport) there is nothing to check: such transports are local only.
     fn authorize(&self, call: &Call) -> Result<(), ToolError> {
-        self.check_policy(call.tool, call.caller.as_ref())
+        self.check_policy(&call.tool, call.caller.as_ref())
     }
 
     /// Whether `caller` may call `tool` (anyone may on an unauthenticated transport).
@@ -183,11 +210,10 @@ impl SplunkTools {
         let Some(caller) = caller else {
             return Ok(());
         };
-        match self.shared.registry.evaluate(tool, caller) {
+        let registry = self.registry();
+        match registry.evaluate(tool, caller) {
             Decision::Allow => Ok(()),
-            Decision::Deny(denial) => Err(ToolError::Denied(
-                self.shared.registry.refusal_reason(&denial),
-            )),
+            Decision::Deny(denial) => Err(ToolError::Denied(registry.refusal_reason(&denial))),
         }
     }
 
@@ -213,20 +239,45 @@ impl SplunkTools {
         request: &CallToolRequestParams,
         extensions: &Extensions,
     ) -> Option<CallToolResult> {
-        let spec = crate::registry::spec(&request.name)?;
-        let tool = Self::router().get(spec.name)?;
+        let tool = self.definition(&request.name)?;
         let caller = caller_in(extensions).or_else(|| self.caller.clone());
         let empty = serde_json::Map::new();
         let args = request.arguments.as_ref().unwrap_or(&empty);
-        let refusal = match self.check_policy(spec.name, caller.as_ref()) {
+        let refusal = match self.check_policy(&tool.name, caller.as_ref()) {
             Err(denied) => denied,
             Ok(()) => match crate::arguments::check(&tool.input_schema, args) {
-                Err(problems) => ToolError::Arguments(format!("{}: {problems}", spec.name)),
+                Err(problems) => ToolError::Arguments(format!("{}: {problems}", tool.name)),
                 Ok(()) => return None,
             },
         };
-        let call = self.start(spec.name, args, extensions);
+        let call = self.start(tool.name, args, extensions);
         call.finish(Err(refusal)).ok()
+    }
+
+    /// A call of a custom tool: its search rendered from the arguments (and the caller's
+    /// claims), then run as `splunk_search` runs one, under the custom tool's name.
+    async fn call_custom(
+        &self,
+        tool: Arc<CustomTool>,
+        request: &CallToolRequestParams,
+        extensions: &Extensions,
+    ) -> Result<CallToolResult, ErrorData> {
+        let empty = serde_json::Map::new();
+        let args = request.arguments.as_ref().unwrap_or(&empty);
+        let mut call = self.start(tool.name().to_owned(), args, extensions);
+        let result = async {
+            self.authorize(&call)?;
+            let search = tool.render(args, call.caller.as_ref())?;
+            let args = SearchArgs {
+                spl: search.spl,
+                earliest: search.earliest,
+                latest: search.latest,
+                max_results: search.max_results,
+            };
+            self.search(&mut call, args).await
+        }
+        .await;
+        call.finish(result)
     }
 
     fn time_range(
@@ -259,7 +310,7 @@ fn caller_in(extensions: &Extensions) -> Option<AuthContext> {
 
 /// One tool call in progress: what the audit event will say.
 struct Call {
-    tool: &'static str,
+    tool: Cow<'static, str>,
     caller: Option<AuthContext>,
     started: Instant,
     time: chrono::DateTime<Utc>,
@@ -288,9 +339,9 @@ impl Call {
         };
         if let Err(e) = &result {
             if e.is_splunk_unavailable() {
-                tracing::warn!(tool = self.tool, error = %e, "Splunk is unavailable");
+                tracing::warn!(tool = %self.tool, error = %e, "Splunk is unavailable");
             } else {
-                tracing::debug!(tool = self.tool, error = ?e, "tool call failed");
+                tracing::debug!(tool = %self.tool, error = ?e, "tool call failed");
             }
         }
         let event = AuditEvent {
@@ -300,7 +351,7 @@ impl Call {
                 .caller
                 .as_ref()
                 .and_then(|c| c.client_id().map(str::to_owned)),
-            tool: self.tool.to_owned(),
+            tool: self.tool.into_owned(),
             spl: self.spl,
             args_digest: self.digest,
             outcome,
@@ -886,8 +937,9 @@ fn index_json(index: &splunk_client::Index) -> Value {
     })
 }
 
-// `#[tool_handler]` writes `get_tool`; `list_tools` is written here because the list depends
-// on the caller, and `call_tool` because a call is checked before its tool runs.
+// `list_tools` is written here because the list depends on the caller and on the custom tools,
+// `get_tool` because of the custom tools, and `call_tool` because a call is checked before its
+// tool runs.
 #[tool_handler(router = Self::router())]
 impl ServerHandler for SplunkTools {
     async fn call_tool(
@@ -898,8 +950,18 @@ impl ServerHandler for SplunkTools {
         if let Some(refused) = self.refuse_before_dispatch(&request, &context.extensions) {
             return Ok(refused.into());
         }
+        if let Some(custom) = self.registry().custom_tool(&request.name).cloned() {
+            return self
+                .call_custom(custom, &request, &context.extensions)
+                .await
+                .map(Into::into);
+        }
         let call = ToolCallContext::new(self, request, context);
         Self::router().call(call).await
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        self.definition(name)
     }
 
     async fn list_tools(

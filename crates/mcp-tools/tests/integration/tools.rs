@@ -567,10 +567,9 @@ async fn tools_list_shows_each_caller_only_its_tools() {
             .any(|n| n.starts_with("splunk_search"))
     );
     // Every tool is listed to exactly the callers allowed to call it.
-    let expected: Vec<&str> = server
-        .registry()
-        .allowed_tools(&caller("operator", "splunk:read splunk:admin", "t2"))
-        .collect();
+    let registry = server.registry();
+    let operator = caller("operator", "splunk:read splunk:admin", "t2");
+    let expected: Vec<&str> = registry.allowed_tools(&operator).collect();
     assert_eq!(operator_tools.len(), expected.len());
 
     // No caller (stdio), or the filter off: every tool.
