@@ -192,18 +192,13 @@ pub(crate) fn ensure(task: Task) -> anyhow::Result<()> {
         return Ok(());
     };
     // Debian's packages cannot replace a Node.js that is there but too old.
-    if survey.old_node().is_some() || !is_root() || !on_path("apt-get") {
+    if survey.old_node().is_some() {
         bail!(message);
     }
     let packages = packages(&survey.missing);
-    say(format_args!(
-        "machine: lacks {}; installing Debian's packages as root",
-        packages.join(", ")
-    ));
-    apt_get("apt-get update", &["update", "-qq"])?;
-    let mut install = vec!["install", "-y", "-qq", "--no-install-recommends"];
-    install.extend(&packages);
-    apt_get("apt-get install", &install)?;
+    if !apt_install(&packages)? {
+        bail!(message);
+    }
 
     let survey = Survey::take(task);
     if let Some(message) = survey.message(task) {
@@ -211,6 +206,23 @@ pub(crate) fn ensure(task: Task) -> anyhow::Result<()> {
     }
     say(survey.found_line(task));
     Ok(())
+}
+
+/// Installs Debian's `packages` the way [`ensure`] does, when xtask may (as root with
+/// apt-get); `Ok(false)` when it may not, so the caller can say what to install instead.
+pub(crate) fn apt_install(packages: &[&str]) -> anyhow::Result<bool> {
+    if !is_root() || !on_path("apt-get") {
+        return Ok(false);
+    }
+    say(format_args!(
+        "machine: lacks {}; installing Debian's packages as root",
+        packages.join(", ")
+    ));
+    apt_get("apt-get update", &["update", "-qq"])?;
+    let mut install = vec!["install", "-y", "-qq", "--no-install-recommends"];
+    install.extend(packages);
+    apt_get("apt-get install", &install)?;
+    Ok(true)
 }
 
 /// The Debian packages that bring `needs`.
@@ -259,7 +271,7 @@ fn parse_version(text: &str) -> Option<(u32, u32)> {
     Some((major, minor))
 }
 
-fn on_path(program: &str) -> bool {
+pub(crate) fn on_path(program: &str) -> bool {
     std::env::var_os("PATH")
         .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
 }

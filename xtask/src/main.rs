@@ -5,6 +5,7 @@
 
 mod bench;
 mod demo;
+mod deploy;
 mod integration;
 mod machine;
 mod npm;

@@ -1,14 +1,15 @@
 //! `cargo xtask test`: the one test command, used by developers and by `.ci/run` alike.
 
 use crate::machine::{self, Task};
-use crate::process::cargo;
+use crate::process::{cargo, workspace_root};
 use crate::progress::say;
-use crate::{bench, integration, npm};
+use crate::{bench, deploy, integration, npm};
 
 /// The machine check (installing what it may), format check, lints, then all tests (after installing the npm packages of the IdP and the
 /// MCP clients, which the end-to-end tests start), then the conformance suite. `cargo test
 /// --workspace` compiles unit and integration tests of every crate in one build, and its
-/// binaries are reused by the integration step.
+/// binaries are reused by the deployment check (`config check` on the chart's and the unit's
+/// settings) and the integration step.
 pub(crate) async fn run() -> anyhow::Result<()> {
     machine::ensure(Task::Test)?;
     cargo("format check", &["fmt", "--all", "--", "--check"]).await?;
@@ -27,6 +28,8 @@ pub(crate) async fn run() -> anyhow::Result<()> {
     .await?;
     npm::ensure_installed().await?;
     cargo("tests", &["test", "--workspace", "--locked"]).await?;
+    // The Dockerfile, Helm chart and systemd unit; `config check` runs on the binary just built.
+    deploy::check(&workspace_root())?;
     integration::run().await?;
     // The comparison harness in its smoke mode, so it cannot rot (`cargo xtask bench` measures).
     bench::run(bench::Target::Compare, true).await?;
