@@ -1,18 +1,24 @@
 // The OpenID provider of splunk-mcp's test world: oidc-provider with test users, test clients,
-// JWT access tokens per resource indicator, and a login that needs no human.
+// JWT access tokens per resource indicator, token exchange (RFC 8693, Entra on-behalf-of, ID-JAG;
+// exchange.mjs), and a login that needs no human.
 //
 //   node tests/idp/idp.mjs [--port N] [--extra-audience AUD]... [--access-token-ttl SECONDS]
-//                          [--state-file FILE]
+//                          [--exchange-audience AUD]... [--state-file FILE]
 //
 // Prints exactly one line to stdout, the issuer `http://127.0.0.1:PORT`, once it listens;
 // everything else (oidc-provider's notices, request errors) goes to stderr. SIGTERM or SIGINT
-// stops it. `PUT /test/users/{name}/groups` changes a user's groups while it runs. See
-// README.md for users, clients, scopes and how the automated login is driven.
+// stops it. Test-only endpoints under /test/ change a user's groups, count exchanges, set the
+// client id ID-JAGs name, and sign ID-JAGs on demand. See README.md for users, clients, scopes,
+// token exchange and how the automated login is driven.
 
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
+
+import {
+  JWT_BEARER, TOKEN_EXCHANGE, TestRequestError, customizeExchangedJwt, registerExchange,
+} from './exchange.mjs';
 
 // oidc-provider prints its notices with console.info, which is stdout; callers read stdout for
 // the issuer line, so every diagnostic goes to stderr. This runs before oidc-provider loads.
@@ -26,6 +32,7 @@ const { values: options } = parseArgs({
     port: { type: 'string', default: '0' },
     'extra-audience': { type: 'string', multiple: true, default: [] },
     'access-token-ttl': { type: 'string', default: '600' },
+    'exchange-audience': { type: 'string', multiple: true, default: [] },
     'state-file': { type: 'string' },
   },
 });
@@ -44,6 +51,10 @@ const extraAudiences = [
   ...options['extra-audience'],
   ...(process.env.IDP_EXTRA_AUDIENCE ?? '').split(','),
 ].map((aud) => aud.trim()).filter(Boolean);
+/** Audiences token exchange issues access tokens for: Splunk's, and any --exchange-audience. */
+const exchangeAudiences = new Set(['splunk', ...options['exchange-audience']]);
+/** The clients allowed to exchange a user's token for one for an exchange audience. */
+const EXCHANGE_CLIENTS = new Set(['splunk-mcp']);
 
 /** Scopes a resource server (the MCP server, or Splunk) understands. */
 const SPLUNK_SCOPES = ['splunk:read', 'splunk:search', 'splunk:admin'];
@@ -216,7 +227,20 @@ provider = new Provider(issuer, {
       // `native` lets loopback redirect URIs match on any port, as the proxy's callback
       // port changes from test to test.
       application_type: 'native',
-      grant_types: ['authorization_code', 'refresh_token', 'client_credentials'],
+      grant_types: ['authorization_code', 'refresh_token', 'client_credentials', TOKEN_EXCHANGE, JWT_BEARER],
+      response_types: ['code'],
+      redirect_uris: LOOPBACK_REDIRECTS,
+      token_endpoint_auth_method: 'client_secret_basic',
+    },
+    {
+      // Not in EXCHANGE_CLIENTS. It lists the exchange grants so that exchange.mjs refuses its
+      // exchanges (`unauthorized_client`), not oidc-provider (`invalid_request`, grant not
+      // allowed); it may ask for ID-JAGs, as any client may.
+      client_id: 'no-exchange',
+      client_secret: 'no-exchange-secret',
+      client_name: 'confidential test client not allowed to exchange tokens',
+      application_type: 'native',
+      grant_types: ['authorization_code', 'refresh_token', 'client_credentials', TOKEN_EXCHANGE, JWT_BEARER],
       response_types: ['code'],
       redirect_uris: LOOPBACK_REDIRECTS,
       token_endpoint_auth_method: 'client_secret_basic',
@@ -225,7 +249,8 @@ provider = new Provider(issuer, {
       client_id: 'test-public',
       client_name: 'public test client (PKCE)',
       application_type: 'native',
-      grant_types: ['authorization_code', 'refresh_token'],
+      // The exchange grants let it ask for ID-JAGs (and be refused an exchange as no-exchange is).
+      grant_types: ['authorization_code', 'refresh_token', TOKEN_EXCHANGE, JWT_BEARER],
       response_types: ['code'],
       redirect_uris: LOOPBACK_REDIRECTS,
       token_endpoint_auth_method: 'none',
@@ -256,7 +281,9 @@ provider = new Provider(issuer, {
   },
   formats: {
     customizers: {
-      jwt(_ctx, _token, jwt) {
+      jwt(_ctx, token, jwt) {
+        // An exchanged token is for its one requested audience.
+        if (customizeExchangedJwt(token, jwt)) return;
         if (extraAudiences.length === 0) return;
         const audiences = [...new Set([jwt.payload.aud, ...extraAudiences].flat())];
         jwt.payload.aud = audiences.length === 1 ? audiences[0] : audiences;
@@ -306,6 +333,16 @@ provider = new Provider(issuer, {
   },
 });
 
+const exchange = await registerExchange(provider, {
+  errors,
+  signingKey: keys.signing,
+  audiences: exchangeAudiences,
+  exchangeClients: EXCHANGE_CLIENTS,
+  resourceScopes: SPLUNK_SCOPES.join(' '),
+  accessTokenTtl,
+  user: (sub) => (Object.hasOwn(USERS, sub) ? userClaims(sub) : undefined),
+});
+
 for (const event of ['server_error', 'grant.error', 'authorization.error', 'introspection.error', 'revocation.error', 'registration_create.error']) {
   provider.on(event, (_ctx, err) => console.error(`idp: ${event}: ${err.message}${err.error_description ? ` (${err.error_description})` : ''}`));
 }
@@ -349,51 +386,98 @@ async function interaction(req, res) {
 const MAX_TEST_BODY_BYTES = 64 * 1024;
 
 /**
- * Answers `PUT /test/users/{name}/groups`, whose body is a JSON array of strings: that user's
- * groups from now on. Claims are read from `USERS` whenever a token or userinfo is issued, so
- * everything issued afterwards (code and refresh grants alike) carries the new groups, which is
- * how a test removes a user from a group mid-session. Test-only, like the whole IdP.
+ * The test-only endpoints, on the issuer's own listener: `method`, a path pattern whose groups
+ * are passed to `handle` after the JSON body (`undefined` for GET), and an example body for
+ * error messages. `handle` answers a JSON value (200) or throws a `TestRequestError` (400).
  */
+const TEST_ENDPOINTS = [
+  {
+    method: 'PUT',
+    path: '/test/users/{name}/groups',
+    pattern: /^\/test\/users\/([^/]+)\/groups$/u,
+    example: '["admins"]',
+    handle: setGroups,
+  },
+  { method: 'GET', path: '/test/exchanges', pattern: /^\/test\/exchanges$/u, handle: () => exchange.counts() },
+  {
+    method: 'PUT',
+    path: '/test/idjag-clients/{idp-client-id}',
+    pattern: /^\/test\/idjag-clients\/([^/]+)$/u,
+    example: '"the-client-id-at-the-audience"',
+    handle: (body, id) => exchange.setIdJagClient(decodePathSegment(id), body),
+  },
+  {
+    method: 'POST',
+    path: '/test/id-jag',
+    pattern: /^\/test\/id-jag$/u,
+    example: '{"user":"alice","client_id":"c","audience":"http://127.0.0.1:8000"}',
+    handle: (body) => exchange.forgeIdJag(body),
+  },
+];
+
+function decodePathSegment(segment) {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new TestRequestError(`${segment} is not a well-formed URL path segment`);
+  }
+}
+
+/** Answers a request under `/test/`: one of `TEST_ENDPOINTS`, or 404, 405 or 400. */
 async function testControl(req, res, path) {
-  const match = /^\/test\/users\/([^/]+)\/groups$/u.exec(path);
-  if (!match) {
+  const endpoint = TEST_ENDPOINTS.find(({ pattern }) => pattern.test(path));
+  if (!endpoint) {
     return sendJson(res, 404, {
       error: 'not_found',
-      error_description: `no test endpoint ${path}; there is only PUT /test/users/{name}/groups`,
+      error_description: `no test endpoint ${path}; there are ${TEST_ENDPOINTS.map((e) => `${e.method} ${e.path}`).join(', ')}`,
     });
   }
-  if (req.method !== 'PUT') {
-    res.setHeader('Allow', 'PUT');
+  if (req.method !== endpoint.method) {
+    res.setHeader('Allow', endpoint.method);
     return sendJson(res, 405, {
       error: 'method_not_allowed',
-      error_description: `${req.method} ${path}: use PUT with a JSON array of group names`,
+      error_description: `${req.method} ${path}: use ${endpoint.method}`,
     });
   }
   // The body is read before anything is refused, so the connection stays usable.
-  const body = await readBody(req, MAX_TEST_BODY_BYTES);
+  const text = await readBody(req, MAX_TEST_BODY_BYTES);
   const refuse = (description) => sendJson(res, 400, {
     error: 'invalid_request',
     error_description: description,
   });
-
-  const name = match[1];
-  if (!Object.hasOwn(USERS, name)) {
-    return refuse(`unknown test user ${name}; the users are ${Object.keys(USERS).join(', ')}`);
+  if (text === undefined) return refuse(`the body is larger than ${MAX_TEST_BODY_BYTES} bytes`);
+  let body;
+  if (endpoint.method !== 'GET') {
+    try {
+      body = JSON.parse(text);
+    } catch (err) {
+      return refuse(`the body is not JSON (${err.message}); send e.g. ${endpoint.example}`);
+    }
   }
-  if (body === undefined) return refuse(`the body is larger than ${MAX_TEST_BODY_BYTES} bytes`);
-  let groups;
   try {
-    groups = JSON.parse(body);
+    return sendJson(res, 200, await endpoint.handle(body, ...endpoint.pattern.exec(path).slice(1)));
   } catch (err) {
-    return refuse(`the body is not JSON (${err.message}); send an array of group names, e.g. ["admins"]`);
+    if (err instanceof TestRequestError) return refuse(err.message);
+    throw err;
+  }
+}
+
+/**
+ * `PUT /test/users/{name}/groups`, whose body is a JSON array of strings: that user's groups
+ * from now on. Claims are read from `USERS` whenever a token or userinfo is issued, so
+ * everything issued afterwards (code and refresh grants alike) carries the new groups, which is
+ * how a test removes a user from a group mid-session. Test-only, like the whole IdP.
+ */
+function setGroups(groups, name) {
+  if (!Object.hasOwn(USERS, name)) {
+    throw new TestRequestError(`unknown test user ${name}; the users are ${Object.keys(USERS).join(', ')}`);
   }
   if (!Array.isArray(groups) || !groups.every((group) => typeof group === 'string')) {
-    return refuse(`the body must be a JSON array of strings, e.g. ["admins"]; got ${JSON.stringify(groups)}`);
+    throw new TestRequestError(`the body must be a JSON array of strings, e.g. ["admins"]; got ${JSON.stringify(groups)}`);
   }
-
   USERS[name].groups = [...groups];
   console.error(`idp: ${name}'s groups are now ${JSON.stringify(groups)}`);
-  return sendJson(res, 200, { user: name, groups });
+  return { user: name, groups };
 }
 
 /** The request body as text, or `undefined` when it exceeds `limit` bytes (still drained). */

@@ -251,8 +251,12 @@ async fn check_splunk(settings: &Settings, report: &mut Report) {
         Ok(config) => config,
         Err(e) => return report.fail("splunk", format!("{e:#}"), "fix the Splunk settings"),
     };
+    let per_caller = matches!(
+        splunk.credentials,
+        CredentialsMode::Passthrough | CredentialsMode::Exchange
+    );
     let credentials = match splunk.credentials {
-        CredentialsMode::Passthrough => Credentials::bearer(String::new()),
+        _ if per_caller => Credentials::bearer(String::new()),
         _ => match outbound::configured_credentials(splunk) {
             Ok(c) => c,
             Err(e) => return report.fail("splunk", format!("{e:#}"), "set the credential"),
@@ -283,9 +287,7 @@ async fn check_splunk(settings: &Settings, report: &mut Report) {
                 );
             }
         }
-        Err(splunk_client::Error::Unauthorized { .. })
-            if splunk.credentials == CredentialsMode::Passthrough =>
-        {
+        Err(splunk_client::Error::Unauthorized { .. }) if per_caller => {
             report.ok(
                 "splunk",
                 format!(
@@ -415,7 +417,56 @@ async fn check_token(settings: &Settings, token: &str, report: &mut Report) {
     } else {
         check_token_here(settings, token, report).await;
     }
-    check_token_at_splunk(settings, token, report).await;
+    if settings.splunk.credentials == CredentialsMode::Exchange {
+        if let Some(exchanged) = check_exchange(settings, token, report).await {
+            check_token_at_splunk(settings, &exchanged, report).await;
+        }
+    } else {
+        check_token_at_splunk(settings, token, report).await;
+    }
+}
+
+/// Exchange mode: the IdP exchanges `token` for a token for Splunk; that token, if it does.
+async fn check_exchange(settings: &Settings, token: &str, report: &mut Report) -> Option<String> {
+    let exchange = &settings.splunk.exchange;
+    let idp = match outbound::IdpExchange::new(settings).await {
+        Ok(idp) => idp,
+        Err(e) => {
+            report.fail("token exchange", format!("{e:#}"), "fix the IdP settings");
+            return None;
+        }
+    };
+    match idp.exchange_now(token).await {
+        Ok(exchanged) => {
+            let lifetime = exchanged.expires_in.map_or_else(
+                || "lifetime not said".to_owned(),
+                |d| format!("valid {} s", d.as_secs()),
+            );
+            report.ok(
+                "token exchange",
+                format!(
+                    "the IdP exchanged the token for one for audience {} ({lifetime})",
+                    exchange.audience
+                ),
+            );
+            Some(exchanged.access_token.expose().to_owned())
+        }
+        Err(e) => {
+            let fix = match e.oauth_code() {
+                Some("unauthorized_client") => {
+                    "allow MCP_OAUTH_CLIENT_ID to use token exchange (on-behalf-of) at the IdP"
+                }
+                Some("invalid_target" | "invalid_scope") => {
+                    "set SPLUNK_TOKEN_AUDIENCE (or SPLUNK_TOKEN_SCOPE) to a target the IdP \
+                     issues tokens for, and allow this client to ask for it"
+                }
+                Some(_) => "see docs/auth-oauth.md, \"Exchange\", for the IdP's set-up",
+                None => "check that the IdP is up and reachable from this host",
+            };
+            report.fail("token exchange", e.to_string(), fix);
+            None
+        }
+    }
 }
 
 /// What this server's verifier makes of `token`, and which tools it may call.

@@ -83,7 +83,8 @@ enum KeySource {
 pub struct JwtVerifier {
     keys: KeySource,
     checks: ClaimChecks,
-    require_at_jwt: bool,
+    /// The `typ` header required (compared without case, with or without `application/`).
+    required_type: Option<String>,
 }
 
 impl std::fmt::Debug for JwtVerifier {
@@ -109,7 +110,7 @@ pub struct JwtVerifierBuilder {
     issuers: Vec<String>,
     audiences: Vec<String>,
     leeway: Option<Duration>,
-    require_at_jwt: bool,
+    required_type: Option<String>,
     claims: ClaimsConfig,
     jwks: Option<Arc<JwksCache>>,
     secret: Option<(Zeroizing<Vec<u8>>, Vec<Algorithm>)>,
@@ -136,7 +137,14 @@ impl JwtVerifierBuilder {
 
     /// Requires the `typ` header `at+jwt` (RFC 9068 §2.1), so ID tokens are not taken for access tokens.
     pub fn require_access_token_type(mut self, yes: bool) -> Self {
-        self.require_at_jwt = yes;
+        self.required_type = yes.then(|| "at+jwt".to_owned());
+        self
+    }
+
+    /// Requires the `typ` header `typ` (or `application/<typ>`), e.g. `oauth-id-jag+jwt` for
+    /// an identity assertion authorization grant.
+    pub fn require_type(mut self, typ: impl Into<String>) -> Self {
+        self.required_type = Some(typ.into());
         self
     }
 
@@ -216,7 +224,7 @@ impl JwtVerifierBuilder {
                 require_exp: true,
                 claims: self.claims,
             },
-            require_at_jwt: self.require_at_jwt,
+            required_type: self.required_type,
         })
     }
 }
@@ -231,9 +239,13 @@ impl JwtVerifier {
     pub async fn verify_at(&self, token: &str, now: i64) -> Result<AuthContext, AuthError> {
         let parsed = parse_unverified(token)?;
         self.check_signature(&parsed).await?;
-        if self.require_at_jwt {
+        if let Some(required) = &self.required_type {
             let ok = parsed.token_type.as_deref().is_some_and(|t| {
-                t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
+                let t = t
+                    .get(..12)
+                    .filter(|prefix| prefix.eq_ignore_ascii_case("application/"))
+                    .map_or(t, |_| &t[12..]);
+                t.eq_ignore_ascii_case(required)
             });
             if !ok {
                 return Err(AuthError::InvalidType(

@@ -63,6 +63,23 @@ ask your identity provider administrator to include it in tokens for this server
         /// The claim's name.
         claim: String,
     },
+    /// The IdP refused to exchange the caller's token for one for Splunk (`exchange` mode).
+    #[error(
+        "the identity provider refused to exchange your token for one for Splunk: {error}{}",
+        description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()
+    )]
+    ExchangeRefused {
+        /// The IdP's OAuth `error`, e.g. `invalid_target` or `unauthorized_client`.
+        error: String,
+        /// The IdP's `error_description`, if any.
+        description: Option<String>,
+    },
+    /// The IdP could not be reached to exchange the caller's token; details are in the
+    /// server's log.
+    #[error(
+        "the identity provider could not be reached to get a token for Splunk; try again shortly"
+    )]
+    ExchangeUnavailable,
     /// The server's own Splunk credential was refused or lacks rights; details are in the
     /// server's log, never shown to the caller.
     #[error(

@@ -27,6 +27,7 @@ pub mod config;
 pub mod credentials;
 pub mod custom;
 pub mod error;
+pub mod exchange;
 pub mod registry;
 mod server;
 pub mod spl_guard;
@@ -39,6 +40,9 @@ pub use credentials::{
 };
 pub use custom::{CustomTool, CustomToolConfig, CustomToolError, ParamType, ParameterConfig};
 pub use error::ToolError;
+pub use exchange::{
+    ExchangeCredentials, ExchangeError, ExchangeFuture, ExchangedToken, TokenExchange,
+};
 pub use registry::{PolicyConfig, RegistryError, Rule, ToolRegistry, ToolSpec};
 pub use server::{
     GetIndexArgs, GetMetadataArgs, KvCollectionsArgs, KvQueryArgs, ListIndexesArgs,

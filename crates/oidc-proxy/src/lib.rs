@@ -10,7 +10,8 @@
 //! and JWTs), [`AuthorizationServerMetadata`] (RFC 8414), the redirect URI rules
 //! ([`RedirectPolicy`], [`redirect_uri_matches`]), dynamic client registration ([`register`]),
 //! client ID metadata documents ([`CimdResolver`]) and the client toward the IdP
-//! ([`UpstreamClient`]).
+//! ([`UpstreamClient`]), which also exchanges a caller's token for one for Splunk
+//! ([`exchange`]).
 //!
 //! Registration, `/token` and `/revoke` are rate limited per client address ([`ClientAddr`],
 //! which the serving side decides, e.g. from trusted proxies' `X-Forwarded-For`) and, for
@@ -21,6 +22,7 @@ pub mod cimd;
 pub mod client_addr;
 pub mod crypto;
 mod error;
+pub mod exchange;
 pub mod metadata;
 pub mod rate_limit;
 pub mod records;
@@ -35,6 +37,7 @@ pub use cimd::{CimdConfig, CimdError, CimdResolver, IpClass, cache_ttl, classify
 pub use client_addr::ClientAddr;
 pub use crypto::{Cipher, CryptoError, EncryptionKey};
 pub use error::StoreError;
+pub use exchange::{ExchangeRequest, ExchangeStyle, ExchangedToken};
 pub use metadata::{AuthorizationServerMetadata, MetadataError};
 pub use rate_limit::{EndpointLimits, RateLimit};
 pub use records::{

@@ -103,6 +103,14 @@ impl AuthorizationServerMetadata {
         self.client_id_metadata_document_supported = supported;
         self
     }
+
+    /// Also advertises `grant_type` in `grant_types_supported`.
+    pub fn with_grant_type(mut self, grant_type: &str) -> Self {
+        if !self.grant_types_supported.iter().any(|g| g == grant_type) {
+            self.grant_types_supported.push(grant_type.to_owned());
+        }
+        self
+    }
 }
 
 /// The issuer for a base URL: validated, without trailing slash.

@@ -45,6 +45,9 @@ pub struct RegistrationConfig {
     pub rate_limit: u64,
     /// The rate-limit window.
     pub rate_window: Duration,
+    /// Whether clients may register the identity assertion grant
+    /// (`urn:ietf:params:oauth:grant-type:jwt-bearer`), besides the authorization code.
+    pub allow_jwt_bearer: bool,
 }
 
 impl Default for RegistrationConfig {
@@ -57,6 +60,7 @@ impl Default for RegistrationConfig {
             max_client_name_chars: 100,
             rate_limit: 20,
             rate_window: Duration::from_secs(3600),
+            allow_jwt_bearer: false,
         }
     }
 }
@@ -199,7 +203,11 @@ pub async fn register(
              client_secret_basic or client_secret_post"
         )));
     }
-    let (grant_types, response_types) = check_grants(request.grant_types, request.response_types)?;
+    let (grant_types, response_types) = check_grants(
+        request.grant_types,
+        request.response_types,
+        config.allow_jwt_bearer,
+    )?;
     let app = application_type(request.application_type.as_deref(), &request.redirect_uris)?;
     check_redirect_uris(config, &request.redirect_uris, app)?;
     let client_name = check_client_name(config, request.client_name)?;
@@ -265,15 +273,22 @@ pub async fn check_rate_limit(
 fn check_grants(
     grant_types: Option<Vec<String>>,
     response_types: Option<Vec<String>>,
+    allow_jwt_bearer: bool,
 ) -> Result<(Vec<String>, Vec<String>), RegistrationError> {
     let grants = grant_types.unwrap_or_else(|| vec!["authorization_code".to_owned()]);
     let responses = response_types.unwrap_or_else(|| vec!["code".to_owned()]);
-    if let Some(g) = grants
-        .iter()
-        .find(|g| !matches!(g.as_str(), "authorization_code" | "refresh_token"))
-    {
+    let supported = |g: &str| {
+        matches!(g, "authorization_code" | "refresh_token")
+            || (allow_jwt_bearer && g == crate::server::JWT_BEARER)
+    };
+    if let Some(g) = grants.iter().find(|g| !supported(g)) {
         return Err(invalid(format!(
-            "grant type {g:?} is not supported; use authorization_code and refresh_token"
+            "grant type {g:?} is not supported; use authorization_code and refresh_token{}",
+            if allow_jwt_bearer {
+                " (and the identity assertion grant)"
+            } else {
+                ""
+            }
         )));
     }
     if let Some(r) = responses.iter().find(|r| r.as_str() != "code") {
@@ -482,8 +497,15 @@ mod tests {
 
     #[test]
     fn grant_and_response_types_must_agree() {
-        assert!(check_grants(None, None).is_ok());
-        assert!(check_grants(s(&["authorization_code", "refresh_token"]), s(&["code"])).is_ok());
+        assert!(check_grants(None, None, false).is_ok());
+        assert!(
+            check_grants(
+                s(&["authorization_code", "refresh_token"]),
+                s(&["code"]),
+                false
+            )
+            .is_ok()
+        );
         for (g, r) in [
             (s(&["refresh_token"]), None),
             (s(&["implicit"]), s(&["token"])),
@@ -492,7 +514,7 @@ mod tests {
             (None, s(&["code", "id_token"])),
             (None, s(&[])),
         ] {
-            let e = check_grants(g.clone(), r.clone()).unwrap_err();
+            let e = check_grants(g.clone(), r.clone(), false).unwrap_err();
             assert_eq!(e.error_code(), "invalid_client_metadata", "{g:?} {r:?}");
         }
     }

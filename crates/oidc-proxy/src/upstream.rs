@@ -786,10 +786,29 @@ impl UpstreamClient {
         &self,
         params: &[(&str, &str)],
     ) -> Result<UpstreamTokenSet, UpstreamError> {
+        self.token_request_with(params, true).await
+    }
+
+    /// A token request with only `params` (and client authentication): no
+    /// `extra_token_params`, which are meant for sign-ins and refreshes.
+    pub(crate) async fn token_request_without_extras(
+        &self,
+        params: &[(&str, &str)],
+    ) -> Result<UpstreamTokenSet, UpstreamError> {
+        self.token_request_with(params, false).await
+    }
+
+    async fn token_request_with(
+        &self,
+        params: &[(&str, &str)],
+        with_extras: bool,
+    ) -> Result<UpstreamTokenSet, UpstreamError> {
         let endpoint = &self.resolved().await?.endpoints.token;
         let mut form: Vec<(&str, &str)> = params.to_vec();
-        for (name, value) in &self.config.extra_token_params {
-            form.push((name, value));
+        if with_extras {
+            for (name, value) in &self.config.extra_token_params {
+                form.push((name, value));
+            }
         }
         let (status, body) = self.post(endpoint, form).await?;
         if status != 200 {

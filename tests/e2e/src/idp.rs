@@ -21,6 +21,12 @@ pub const CONFIDENTIAL: OAuthClient = OAuthClient {
     id: "splunk-mcp",
     secret: Some("splunk-mcp-secret"),
 };
+/// A confidential client registered at the IdP that may not exchange tokens: its RFC 8693 and
+/// on-behalf-of requests are refused with `unauthorized_client` (it may ask for ID-JAGs).
+pub const NO_EXCHANGE: OAuthClient = OAuthClient {
+    id: "no-exchange",
+    secret: Some("no-exchange-secret"),
+};
 /// The public (PKCE-only) client registered at the IdP.
 pub const PUBLIC: OAuthClient = OAuthClient {
     id: "test-public",
@@ -30,6 +36,19 @@ pub const PUBLIC: OAuthClient = OAuthClient {
 pub const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
 /// A default MCP resource URL that tokens are requested for (nothing needs to listen there).
 pub const MCP_RESOURCE: &str = "http://127.0.0.1:8000/mcp";
+/// RFC 8693 `subject_token_type` / `issued_token_type` of an access token.
+pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
+/// RFC 8693 token type of a JWT (an access or ID token of the IdP, as a subject token).
+pub const JWT_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:jwt";
+/// RFC 8693 token type of an ID token.
+pub const ID_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:id_token";
+/// The token type of an Identity Assertion JWT Authorization Grant (ID-JAG).
+pub const ID_JAG_TYPE: &str = "urn:ietf:params:oauth:token-type:id-jag";
+/// The RFC 8693 token-exchange grant type.
+pub const TOKEN_EXCHANGE_GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+/// The RFC 7523 JWT bearer grant type (Entra's on-behalf-of flow at the IdP, ID-JAGs at an
+/// authorization server).
+pub const JWT_BEARER_GRANT: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 /// An OAuth client of the IdP: an id, and a secret for confidential clients.
 #[derive(Clone, Copy, Debug)]
@@ -381,13 +400,8 @@ impl Idp {
     /// # Panics
     /// When the IdP cannot be reached or refuses (an unknown user); the message has its answer.
     pub async fn set_groups(&self, http: &reqwest::Client, user: &str, groups: &[&str]) {
-        let mut url = Url::parse(&self.issuer).expect("the issuer is a URL");
-        url.path_segments_mut()
-            .expect("the issuer is an http URL")
-            .pop_if_empty()
-            .extend(["test", "users", user, "groups"]);
         let response = http
-            .put(url)
+            .put(self.test_url(&["users", user, "groups"]))
             .json(groups)
             .send()
             .await
@@ -400,6 +414,169 @@ impl Idp {
             "setting {user}'s groups to {groups:?} at the IdP: {body} (IdP log: {})",
             self.log.display()
         );
+    }
+
+    /// RFC 8693 token exchange as `client`: `subject_token` (of `subject_token_type`, e.g.
+    /// [`ACCESS_TOKEN_TYPE`]) for an access token whose audience is `audience` (`splunk`, or an
+    /// `--exchange-audience`). Only [`CONFIDENTIAL`] may; the answer of a success has
+    /// `access_token`, `issued_token_type`, `token_type`, `expires_in` and `scope`.
+    pub async fn exchange(
+        &self,
+        http: &reqwest::Client,
+        client: OAuthClient,
+        subject_token: &str,
+        subject_token_type: &str,
+        audience: &str,
+    ) -> (StatusCode, Value) {
+        self.token(
+            http,
+            client,
+            &[
+                ("grant_type", TOKEN_EXCHANGE_GRANT),
+                ("subject_token", subject_token),
+                ("subject_token_type", subject_token_type),
+                ("audience", audience),
+            ],
+        )
+        .await
+    }
+
+    /// Entra's on-behalf-of flow as `client`: the jwt-bearer grant with
+    /// `requested_token_use=on_behalf_of`, `assertion` (a user's access token) and `scope`
+    /// (`AUDIENCE/.default`, e.g. `splunk/.default`). The same token as [`Idp::exchange`], in
+    /// Entra's answer (no `issued_token_type`).
+    pub async fn on_behalf_of(
+        &self,
+        http: &reqwest::Client,
+        client: OAuthClient,
+        assertion: &str,
+        scope: &str,
+    ) -> (StatusCode, Value) {
+        self.token(
+            http,
+            client,
+            &[
+                ("grant_type", JWT_BEARER_GRANT),
+                ("requested_token_use", "on_behalf_of"),
+                ("assertion", assertion),
+                ("scope", scope),
+            ],
+        )
+        .await
+    }
+
+    /// An ID-JAG for the user of `id_token` (an ID token issued to `client`) by RFC 8693
+    /// token exchange as `client`, for the authorization server whose issuer is `audience`
+    /// and its MCP server `resource`. A success has the ID-JAG as `access_token`,
+    /// `issued_token_type` [`ID_JAG_TYPE`], `token_type` `N_A`, `expires_in` 300.
+    pub async fn id_jag(
+        &self,
+        http: &reqwest::Client,
+        client: OAuthClient,
+        id_token: &str,
+        audience: &str,
+        resource: &str,
+        scope: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut params = vec![
+            ("grant_type", TOKEN_EXCHANGE_GRANT),
+            ("requested_token_type", ID_JAG_TYPE),
+            ("subject_token", id_token),
+            ("subject_token_type", ID_TOKEN_TYPE),
+            ("audience", audience),
+            ("resource", resource),
+        ];
+        if let Some(scope) = scope {
+            params.push(("scope", scope));
+        }
+        self.token(http, client, &params).await
+    }
+
+    /// How many access tokens the IdP has issued by exchange (RFC 8693 and on-behalf-of) since
+    /// it started (its test-only `GET /test/exchanges`), to prove that exchanges are cached.
+    ///
+    /// # Panics
+    /// When the IdP cannot be reached or answers something else than a count.
+    pub async fn exchange_count(&self, http: &reqwest::Client) -> u64 {
+        let response = http
+            .get(self.test_url(&["exchanges"]))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("reading the IdP's exchange count: {e}"));
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or_default();
+        assert_eq!(status, StatusCode::OK, "the IdP's exchange count: {body}");
+        body["count"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("no count in the IdP's answer: {body}"))
+    }
+
+    /// Makes the ID-JAGs the IdP issues from now on to its client `idp_client_id` name
+    /// `client_id_at_audience` as `client_id` (the id that client was registered with at the
+    /// authorization server the ID-JAG is for), through its test-only
+    /// `PUT /test/idjag-clients/{idp_client_id}`. Without it they name `idp_client_id`.
+    ///
+    /// # Panics
+    /// When the IdP cannot be reached or refuses (an unknown client); the message has its answer.
+    pub async fn set_idjag_client(
+        &self,
+        http: &reqwest::Client,
+        idp_client_id: &str,
+        client_id_at_audience: &str,
+    ) {
+        let response = http
+            .put(self.test_url(&["idjag-clients", idp_client_id]))
+            .json(client_id_at_audience)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("setting {idp_client_id}'s ID-JAG client id: {e}"));
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "setting {idp_client_id}'s ID-JAG client id to {client_id_at_audience}: {body} (IdP log: {})",
+            self.log.display()
+        );
+    }
+
+    /// An ID-JAG signed with the IdP's key exactly as `spec` says, valid or not (its test-only
+    /// `POST /test/id-jag`): `{"user", "client_id", "audience", "resource"?, "scope"?,
+    /// "exp_offset_seconds"? (300; negative: expired), "typ"? ("oauth-id-jag+jwt"; null: none),
+    /// "iss"?, "jti"?}`.
+    ///
+    /// # Panics
+    /// When the IdP cannot be reached or refuses the spec; the message has its answer.
+    pub async fn forge_id_jag(&self, http: &reqwest::Client, spec: &Value) -> String {
+        let response = http
+            .post(self.test_url(&["id-jag"]))
+            .json(spec)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("forging an ID-JAG at the IdP: {e}"));
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or_default();
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "forging an ID-JAG {spec}: {body} (IdP log: {})",
+            self.log.display()
+        );
+        body["id_jag"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no id_jag in the IdP's answer: {body}"))
+            .to_owned()
+    }
+
+    /// The URL of a test-only endpoint, `ISSUER/test/{segments}` (each segment escaped).
+    fn test_url(&self, segments: &[&str]) -> Url {
+        let mut url = Url::parse(&self.issuer).expect("the issuer is a URL");
+        url.path_segments_mut()
+            .expect("the issuer is an http URL")
+            .pop_if_empty()
+            .push("test")
+            .extend(segments);
+        url
     }
 
     /// RFC 7009 revocation as `client`.

@@ -28,8 +28,9 @@ mod splunk;
 pub use browser::{Browser, BrowserError, Visit, query_param};
 pub use consent::{ConsentForm, html_unescape};
 pub use idp::{
-    CONFIDENTIAL, Idp, IdpOptions, MCP_RESOURCE, OAuthClient, PUBLIC, Pkce, REDIRECT_URI, SignIn,
-    jwt_claims,
+    ACCESS_TOKEN_TYPE, CONFIDENTIAL, ID_JAG_TYPE, ID_TOKEN_TYPE, Idp, IdpOptions, JWT_BEARER_GRANT,
+    JWT_TOKEN_TYPE, MCP_RESOURCE, NO_EXCHANGE, OAuthClient, PUBLIC, Pkce, REDIRECT_URI, SignIn,
+    TOKEN_EXCHANGE_GRANT, jwt_claims,
 };
 pub use redis::RedisServer;
 pub use splunk::{GROUP_ROLES, World, indexes_seen, map_group, map_test_groups, trust_idp};

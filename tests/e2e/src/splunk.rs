@@ -147,8 +147,14 @@ impl World {
     /// small `bench` index, so `index=*` is quick in debug builds) that trusts it and maps
     /// [`GROUP_ROLES`].
     pub async fn start() -> Self {
+        Self::start_with_idp(&["--extra-audience", "splunk"]).await
+    }
+
+    /// [`World::start`] with the IdP started with `idp_args` instead (e.g. none, so that
+    /// access tokens name only the resource they were asked for).
+    pub async fn start_with_idp(idp_args: &[&str]) -> Self {
         let http = http_client();
-        let idp = Idp::start(&["--extra-audience", "splunk"]).await;
+        let idp = Idp::start(idp_args).await;
         let splunk = Emulator::start(EmulatorConfig {
             bench_events: 1_000,
             ..EmulatorConfig::default()

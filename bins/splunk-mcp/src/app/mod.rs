@@ -41,14 +41,14 @@ pub(crate) fn policy(settings: &Settings) -> anyhow::Result<ToolRegistry> {
 }
 
 /// The tools with the configured limits, policy and Splunk credentials.
-fn tools(
+async fn tools(
     settings: &Settings,
     metrics: &Metrics,
     registry: ToolRegistry,
 ) -> anyhow::Result<SplunkTools> {
     let client_config =
         outbound::client_config(&settings.splunk)?.with_observer(Arc::new(metrics.clone()));
-    let credentials = outbound::credential_source(&client_config, &settings.splunk)?;
+    let credentials = outbound::credential_source(&client_config, settings).await?;
     Ok(
         SplunkTools::new(settings.tools.clone(), credentials, registry)
             .with_observer(Arc::new(metrics.clone()))
@@ -57,7 +57,7 @@ fn tools(
 }
 
 async fn serve_stdio(settings: Settings) -> anyhow::Result<()> {
-    let tools = tools(&settings, &Metrics::new(), policy(&settings)?)?;
+    let tools = tools(&settings, &Metrics::new(), policy(&settings)?).await?;
     reload::spawn_on_hangup(&settings, &tools)?;
     tracing::info!(
         credentials = ?settings.splunk.credentials,
@@ -81,7 +81,7 @@ async fn serve_http(mut settings: Settings) -> anyhow::Result<()> {
 
     let metrics = Metrics::new();
     let policy = policy(&settings)?;
-    let tools = tools(&settings, &metrics, policy.clone())?;
+    let tools = tools(&settings, &metrics, policy.clone()).await?;
     reload::spawn_on_hangup(&settings, &tools)?;
     let mut readiness: Vec<Arc<dyn ReadyCheck>> =
         vec![Arc::new(readiness::Splunk::new(&settings.splunk)?)];

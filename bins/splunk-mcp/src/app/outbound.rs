@@ -3,11 +3,15 @@
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use mcp_tools::{CredentialSource, PassthroughCredentials, ServiceCredentials};
+use mcp_tools::{
+    CredentialSource, ExchangeCredentials, ExchangeError, ExchangeFuture, ExchangedToken,
+    PassthroughCredentials, ServiceCredentials, TokenExchange,
+};
+use oidc_proxy::{ExchangeRequest, UpstreamClient, UpstreamError};
 use secrecy::ExposeSecret;
 use splunk_client::{Client, ClientConfig, Credentials};
 
-use crate::config::{CredentialsMode, SplunkSettings};
+use crate::config::{CredentialsMode, ExchangeStyle, Settings, SplunkSettings};
 
 /// The client configuration for `splunk` (TLS, CA bundle, timeouts).
 pub(crate) fn client_config(splunk: &SplunkSettings) -> anyhow::Result<ClientConfig> {
@@ -44,10 +48,11 @@ pub(crate) fn configured_client(
 }
 
 /// The credential source for `splunk.credentials`.
-pub(crate) fn credential_source(
+pub(crate) async fn credential_source(
     config: &ClientConfig,
-    splunk: &SplunkSettings,
+    settings: &Settings,
 ) -> anyhow::Result<Arc<dyn CredentialSource>> {
+    let splunk = &settings.splunk;
     Ok(match splunk.credentials {
         CredentialsMode::Service => {
             Arc::new(ServiceCredentials::new(configured_client(config, splunk)?))
@@ -59,7 +64,69 @@ pub(crate) fn credential_source(
             Arc::new(PassthroughCredentials::new(base))
         }
         CredentialsMode::Mirror => Arc::new(mirror::credentials(config, splunk)?),
+        CredentialsMode::Exchange => {
+            let base = Client::new(config, Credentials::bearer(String::new()))
+                .context("cannot build the Splunk client")?;
+            Arc::new(ExchangeCredentials::new(
+                base,
+                Arc::new(IdpExchange::new(settings).await?),
+            ))
+        }
     })
+}
+
+/// Exchanges callers' tokens at the IdP's token endpoint, as this server's IdP client.
+#[derive(Debug)]
+pub(crate) struct IdpExchange {
+    idp: UpstreamClient,
+    request: ExchangeRequest,
+}
+
+impl IdpExchange {
+    /// The exchange `settings` describe. The IdP need not be up: its endpoints are discovered
+    /// at the first exchange that finds it.
+    pub(crate) async fn new(settings: &Settings) -> anyhow::Result<Self> {
+        let exchange = &settings.splunk.exchange;
+        let style = match exchange.style {
+            ExchangeStyle::Rfc8693 => oidc_proxy::ExchangeStyle::Rfc8693,
+            ExchangeStyle::EntraObo => oidc_proxy::ExchangeStyle::EntraOnBehalfOf,
+        };
+        let mut request = ExchangeRequest::new(style, exchange.audience.clone());
+        request.resource.clone_from(&exchange.resource);
+        request.scope.clone_from(&exchange.scope);
+        Ok(Self {
+            idp: super::proxy::upstream_client(settings).await?,
+            request,
+        })
+    }
+
+    /// Exchanges `subject_token` (the errors as the IdP gave them, for `doctor`).
+    pub(crate) async fn exchange_now(
+        &self,
+        subject_token: &str,
+    ) -> Result<oidc_proxy::ExchangedToken, UpstreamError> {
+        self.idp.exchange(subject_token, &self.request).await
+    }
+}
+
+impl TokenExchange for IdpExchange {
+    fn exchange<'a>(&'a self, subject_token: &'a str) -> ExchangeFuture<'a> {
+        Box::pin(async move {
+            match self.exchange_now(subject_token).await {
+                Ok(token) => Ok(ExchangedToken::new(
+                    token.access_token.expose(),
+                    token.expires_in,
+                )),
+                Err(UpstreamError::OAuth {
+                    code, description, ..
+                }) => Err(ExchangeError::Refused {
+                    error: code,
+                    description,
+                }),
+                Err(other) => Err(ExchangeError::Unavailable(other.to_string())),
+            }
+        })
+    }
 }
 
 pub(crate) mod mirror {

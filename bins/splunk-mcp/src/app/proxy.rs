@@ -259,6 +259,8 @@ fn proxy_config(settings: &Settings, policy: &ToolRegistry) -> ProxyConfig {
     config.consent_remember = proxy.consent_remember;
     config.refresh_reuse_grace = proxy.refresh_reuse_grace;
     config.registration.rate_limit = proxy.register_rate_limit;
+    config.registration.allow_jwt_bearer = !proxy.idjag_issuers.is_empty();
+    config.id_jag_issuers.clone_from(&proxy.idjag_issuers);
     let limit = |max| RateLimit {
         max,
         window: proxy.rate_limit_window,

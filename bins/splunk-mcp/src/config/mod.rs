@@ -308,6 +308,9 @@ pub struct ProxySettings {
     /// `MCP_PROXY_RATE_LIMIT_WINDOW` (default 1m): the fixed window of the `/token` and
     /// `/revoke` limits.
     pub rate_limit_window: Duration,
+    /// `MCP_PROXY_IDJAG_ISSUERS`: issuers (company IdPs) whose identity assertions (ID-JAG)
+    /// `/token` accepts; empty turns enterprise-managed authorization off.
+    pub idjag_issuers: Vec<String>,
 }
 
 /// The default `MCP_PROXY_STORE`.
@@ -322,6 +325,8 @@ pub enum CredentialsMode {
     Mirror,
     /// One service account for everyone.
     Service,
+    /// The caller's token exchanged at the IdP for one whose audience is Splunk.
+    Exchange,
 }
 
 /// Boundary 2: where Splunk is and which credential it sees.
@@ -351,6 +356,32 @@ pub struct SplunkSettings {
     pub timeout: Duration,
     /// Mirror mode.
     pub mirror: MirrorSettings,
+    /// Exchange mode.
+    pub exchange: ExchangeSettings,
+}
+
+/// How the IdP exchanges a caller's token for one for Splunk (`SPLUNK_CREDENTIALS=exchange`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExchangeStyle {
+    /// RFC 8693 token exchange (Okta, Keycloak, Auth0 custom token exchange).
+    Rfc8693,
+    /// Microsoft Entra ID on-behalf-of.
+    EntraObo,
+}
+
+/// Exchange mode settings.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ExchangeSettings {
+    /// `IDP_EXCHANGE_STYLE`: `rfc8693` (default) or `entra-obo`.
+    pub style: ExchangeStyle,
+    /// `SPLUNK_TOKEN_AUDIENCE`: the audience asked for (default `MCP_SPLUNK_AUDIENCE`, `splunk`);
+    /// for Entra, Splunk's application ID URI.
+    pub audience: String,
+    /// `SPLUNK_TOKEN_RESOURCE`: an RFC 8707 resource indicator asked for, if any.
+    pub resource: Option<String>,
+    /// `SPLUNK_TOKEN_SCOPE`: scopes asked for, if any (Entra: default `<audience>/.default`).
+    pub scope: Option<String>,
 }
 
 impl SplunkSettings {

@@ -3,7 +3,9 @@
 
 use std::fmt::Write as _;
 
-use super::{AuthMode, CredentialsMode, IdpClientAuth, LogFormat, Settings, Transport};
+use super::{
+    AuthMode, CredentialsMode, ExchangeStyle, IdpClientAuth, LogFormat, Settings, Transport,
+};
 
 /// What a secret that is set is shown as.
 pub(super) const REDACTED: &str = "<redacted>";
@@ -229,6 +231,7 @@ pub(super) fn render(settings: &Settings) -> String {
     out.display("allow_cimd", proxy.allow_cimd);
     out.display("cimd_allow_loopback", proxy.cimd_allow_loopback);
     out.list("redirect_allowlist", &proxy.redirect_allowlist);
+    out.list("idjag_issuers", &proxy.idjag_issuers);
     out.display("register_rate_limit", proxy.register_rate_limit);
     out.display("token_rate_limit", proxy.token_rate_limit);
     out.display("token_client_rate_limit", proxy.token_client_rate_limit);
@@ -244,6 +247,7 @@ pub(super) fn render(settings: &Settings) -> String {
             CredentialsMode::Passthrough => "passthrough",
             CredentialsMode::Mirror => "mirror",
             CredentialsMode::Service => "service",
+            CredentialsMode::Exchange => "exchange",
         },
     );
     out.str("host", &splunk.host);
@@ -257,6 +261,19 @@ pub(super) fn render(settings: &Settings) -> String {
     out.opt("username", splunk.username.as_deref());
     out.secret("password", splunk.password.as_ref());
     out.display("timeout", splunk.timeout.as_secs());
+
+    let exchange = &splunk.exchange;
+    out.table("splunk.exchange");
+    out.str(
+        "style",
+        match exchange.style {
+            ExchangeStyle::Rfc8693 => "rfc8693",
+            ExchangeStyle::EntraObo => "entra-obo",
+        },
+    );
+    out.str("audience", &exchange.audience);
+    out.opt("resource", exchange.resource.as_deref());
+    out.opt("scope", exchange.scope.as_deref());
 
     let mirror = &splunk.mirror;
     out.table("splunk.mirror");

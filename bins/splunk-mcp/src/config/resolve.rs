@@ -13,8 +13,9 @@ use secrecy::SecretString;
 
 use super::source::{Found, Origin, Raw, Sources};
 use super::{
-    AuthMode, AuthSettings, ConfigError, CredentialsMode, IdpClientAuth, LogFormat, MirrorSettings,
-    ProxySettings, ProxyStore, ServerSettings, Settings, SplunkSettings, ToolsFile, Transport,
+    AuthMode, AuthSettings, ConfigError, CredentialsMode, ExchangeSettings, ExchangeStyle,
+    IdpClientAuth, LogFormat, MirrorSettings, ProxySettings, ProxyStore, ServerSettings, Settings,
+    SplunkSettings, ToolsFile, Transport,
 };
 
 /// Where each resolved setting came from, by TOML key, for validation messages.
@@ -252,7 +253,7 @@ pub(super) fn resolve(
     let server = resolve_server(&mut r, flags)?;
     let (tools, tools_file) = resolve_tools(&mut r, flags)?;
     let auth = resolve_auth(&mut r, &server.base_url, &Catalog::new(&tools, &tools_file))?;
-    let splunk = resolve_splunk(&mut r)?;
+    let splunk = resolve_splunk(&mut r, &auth.splunk_audience)?;
     let (mode, credentials) = resolve_modes(&mut r, auth.client_id.is_some())?;
     let auth = AuthSettings { mode, ..auth };
     let splunk = SplunkSettings {
@@ -757,6 +758,12 @@ fn resolve_proxy(r: &mut Resolver<'_>) -> Result<ProxySettings, ConfigError> {
         (1, DAY),
         60,
     )?;
+    let idjag_issuers = r.list(
+        "auth.proxy.idjag_issuers",
+        "MCP_PROXY_IDJAG_ISSUERS",
+        &[',', ' '],
+        &[],
+    )?;
     Ok(ProxySettings {
         store,
         encryption_key,
@@ -773,6 +780,7 @@ fn resolve_proxy(r: &mut Resolver<'_>) -> Result<ProxySettings, ConfigError> {
         revoke_rate_limit,
         revoke_client_rate_limit,
         rate_limit_window,
+        idjag_issuers,
     })
 }
 
@@ -989,7 +997,11 @@ fn check_scopes(scopes: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-fn resolve_splunk(r: &mut Resolver<'_>) -> Result<SplunkSettings, ConfigError> {
+/// `[splunk]`; `splunk_audience` (`MCP_SPLUNK_AUDIENCE`) is exchange mode's default audience.
+fn resolve_splunk(
+    r: &mut Resolver<'_>,
+    splunk_audience: &str,
+) -> Result<SplunkSettings, ConfigError> {
     let host = match r.find("splunk.host", &["SPLUNK_HOST"], None) {
         None => "localhost".to_owned(),
         Some(found) => {
@@ -1065,6 +1077,20 @@ fn resolve_splunk(r: &mut Resolver<'_>) -> Result<SplunkSettings, ConfigError> {
             "SPLUNK_MIRROR_CLEANUP_INTERVAL",
         )?,
     };
+    let exchange = ExchangeSettings {
+        style: match r.find("splunk.exchange.style", &["IDP_EXCHANGE_STYLE"], None) {
+            None => ExchangeStyle::Rfc8693,
+            Some(found) => [ExchangeStyle::Rfc8693, ExchangeStyle::EntraObo]
+                [found.choice(&["rfc8693", "entra-obo"])?],
+        },
+        audience: r.text_or(
+            "splunk.exchange.audience",
+            "SPLUNK_TOKEN_AUDIENCE",
+            splunk_audience,
+        )?,
+        resource: r.text("splunk.exchange.resource", "SPLUNK_TOKEN_RESOURCE")?,
+        scope: r.text("splunk.exchange.scope", "SPLUNK_TOKEN_SCOPE")?,
+    };
     Ok(SplunkSettings {
         credentials: CredentialsMode::Service,
         host,
@@ -1077,6 +1103,7 @@ fn resolve_splunk(r: &mut Resolver<'_>) -> Result<SplunkSettings, ConfigError> {
         password,
         timeout,
         mirror,
+        exchange,
     })
 }
 
@@ -1093,10 +1120,11 @@ fn resolve_modes(
         AuthMode::Proxy,
         AuthMode::Static,
     ];
-    const CREDENTIALS: [CredentialsMode; 3] = [
+    const CREDENTIALS: [CredentialsMode; 4] = [
         CredentialsMode::Passthrough,
         CredentialsMode::Mirror,
         CredentialsMode::Service,
+        CredentialsMode::Exchange,
     ];
     let explicit_mode = r.sources.find("auth.mode", &["MCP_AUTH_MODE"], None);
     let explicit_credentials = r
@@ -1157,7 +1185,7 @@ fn resolve_modes(
             r.names
                 .by_key
                 .insert("splunk.credentials", found.origin.name());
-            CREDENTIALS[found.choice(&["passthrough", "mirror", "service"])?]
+            CREDENTIALS[found.choice(&["passthrough", "mirror", "service", "exchange"])?]
         }
         _ => match seed {
             Some((name, _, credentials)) => {

@@ -204,7 +204,14 @@ struct FileLayer {
 }
 
 /// Tables of the file that hold settings, in the order unknown keys are reported.
-const TABLES: &[&str] = &["server", "auth.proxy", "auth", "splunk.mirror", "splunk"];
+const TABLES: &[&str] = &[
+    "server",
+    "auth.proxy",
+    "auth",
+    "splunk.mirror",
+    "splunk.exchange",
+    "splunk",
+];
 
 /// All the layers of one load.
 pub(super) struct Sources<'a> {
@@ -301,7 +308,7 @@ impl<'a> Sources<'a> {
                 continue;
             }
             let nested: &[&str] = match *table_path {
-                "splunk" => &["mirror"],
+                "splunk" => &["mirror", "exchange"],
                 "auth" => &["proxy"],
                 _ => &[],
             };
@@ -362,6 +369,7 @@ fn read_file(path: &Path, setting: &str) -> Result<FileLayer, ConfigError> {
         "splunk",
         "tools",
         "splunk.mirror",
+        "splunk.exchange",
         "auth.tool_scopes",
         "auth.tools",
         "auth.tags",

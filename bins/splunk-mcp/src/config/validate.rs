@@ -182,6 +182,36 @@ pub(super) fn validate(
                 ));
             }
         }
+        CredentialsMode::Exchange => {
+            if !matches!(
+                auth.mode,
+                AuthMode::Jwt | AuthMode::Introspect | AuthMode::Proxy
+            ) {
+                return Err(ConfigError::new(
+                    credentials_name(),
+                    format!(
+                        "credentials `exchange` trade the caller's IdP token for one for \
+                         Splunk, and with auth mode `{mode}` callers bring no IdP token"
+                    ),
+                    "set MCP_AUTH_MODE to jwt, introspect or proxy, or use another SPLUNK_CREDENTIALS",
+                ));
+            }
+            if auth.client_id.is_none() || auth.client_secret.is_none() {
+                return Err(ConfigError::new(
+                    credentials_name(),
+                    "credentials `exchange` authenticate at the IdP's token endpoint as this \
+                     server's own IdP client",
+                    "set MCP_OAUTH_CLIENT_ID and MCP_OAUTH_CLIENT_SECRET (or MCP_OAUTH_CLIENT_SECRET_FILE)",
+                ));
+            }
+            if auth.oidc_config_url.is_none() && auth.token_url.is_none() {
+                return Err(ConfigError::new(
+                    credentials_name(),
+                    "credentials `exchange` need the IdP's token endpoint",
+                    "set IDP_OIDC_CONFIG_URL, or IDP_TOKEN_URL",
+                ));
+            }
+        }
         CredentialsMode::Passthrough => {
             if auth.mode == AuthMode::None {
                 return Err(ConfigError::new(
@@ -221,6 +251,39 @@ fn check_proxy(settings: &Settings, names: &Names) -> Result<(), ConfigError> {
             format!("not a usable encryption key: {e}"),
             "give base64 of exactly 32 random bytes, as `openssl rand -base64 32` prints",
         ));
+    }
+    if !proxy.idjag_issuers.is_empty() {
+        let idjag = || names.get("auth.proxy.idjag_issuers", "MCP_PROXY_IDJAG_ISSUERS");
+        if let Some(bad) = proxy.idjag_issuers.iter().find(|issuer| {
+            reqwest::Url::parse(issuer)
+                .map_or(true, |url| !matches!(url.scheme(), "https" | "http"))
+        }) {
+            return Err(ConfigError::new(
+                idjag(),
+                format!("`{bad}` is not an issuer URL"),
+                "list the issuers exactly as their ID-JAGs' `iss` says, e.g. https://company.okta.com",
+            ));
+        }
+        let credentials = settings.splunk.credentials;
+        if matches!(
+            credentials,
+            CredentialsMode::Passthrough | CredentialsMode::Exchange
+        ) {
+            return Err(ConfigError::new(
+                idjag(),
+                format!(
+                    "a grant from an identity assertion (ID-JAG) has no IdP access token, and \
+                     SPLUNK_CREDENTIALS={} needs one to reach Splunk",
+                    if credentials == CredentialsMode::Passthrough {
+                        "passthrough"
+                    } else {
+                        "exchange"
+                    }
+                ),
+                "use SPLUNK_CREDENTIALS=mirror (a Splunk user per caller) or service with \
+                 MCP_PROXY_IDJAG_ISSUERS, or leave MCP_PROXY_IDJAG_ISSUERS unset",
+            ));
+        }
     }
     let base = &settings.server.base_url;
     if let Ok(url) = reqwest::Url::parse(base)

@@ -274,7 +274,7 @@ async fn proxy_sign_in(
 }
 
 /// [`proxy_sign_in`], then the code redeemed: the `/token` answer.
-async fn proxy_tokens(
+pub(crate) async fn proxy_tokens(
     http: &reqwest::Client,
     base: &str,
     client_id: &str,

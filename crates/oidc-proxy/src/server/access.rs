@@ -5,6 +5,7 @@
 //! (`sid`) is still alive in the store, so revoking a grant ends its access tokens at once.
 //! The returned [`AuthContext`] has our token's claims but carries the IdP's access token for
 //! that grant (refreshed when close to expiry): passthrough sends that one to Splunk, never ours.
+//! A grant from an identity assertion (ID-JAG) has no IdP token; its context carries ours.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,6 +90,11 @@ impl ProxyTokenVerifier {
             || family.grant.subject != ours.subject()
         {
             return Err(AuthError::Inactive);
+        }
+        if family.grant.upstream_id.is_empty() {
+            // An identity assertion grant: no IdP token stands behind it, and only credentials
+            // that need none (mirror, service) are used with it.
+            return Ok(ours);
         }
         let upstream = match self.server.upstream_access_token(&family.grant).await {
             Ok(upstream) => upstream,

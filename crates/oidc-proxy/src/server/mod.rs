@@ -43,12 +43,14 @@ mod client_auth;
 mod cookies;
 mod grants;
 mod html;
+mod id_jag;
 mod limits;
 mod responses;
 mod revoke;
 mod token;
 
 pub use access::ProxyTokenVerifier;
+pub use id_jag::JWT_BEARER;
 
 /// Where the consent form posts.
 pub const CONSENT_PATH: &str = "/consent";
@@ -97,6 +99,8 @@ pub struct ProxyConfig {
     pub token_limits: EndpointLimits,
     /// Rate limits of `/revoke`, per client address and per client.
     pub revoke_limits: EndpointLimits,
+    /// Issuers whose identity assertions (ID-JAG) `/token` accepts; empty turns the grant off.
+    pub id_jag_issuers: Vec<String>,
 }
 
 impl std::fmt::Debug for ProxyConfig {
@@ -147,6 +151,7 @@ impl ProxyConfig {
             refresh_reuse_grace: Duration::from_secs(30),
             token_limits: EndpointLimits::TOKEN_DEFAULT,
             revoke_limits: EndpointLimits::REVOKE_DEFAULT,
+            id_jag_issuers: Vec::new(),
         }
     }
 }
@@ -169,6 +174,9 @@ pub enum ProxyError {
     /// The key for signing cookies is too short.
     #[error("the cookie signing key must be at least 32 bytes")]
     CookieKey,
+    /// The client for the ID-JAG issuers' keys cannot be built.
+    #[error("the HTTP client for the ID-JAG issuers: {0}")]
+    IdJag(String),
 }
 
 /// Why a client id could not be looked up.
@@ -194,6 +202,8 @@ pub struct AuthorizationServer {
     pub(crate) cookie_key: hmac::Key,
     /// One upstream refresh at a time per grant in this process.
     pub(crate) upstream_refreshes: grants::RefreshLocks,
+    /// The trusted ID-JAG issuers, when the grant is on.
+    pub(crate) id_jag: Option<id_jag::TrustedIssuers>,
     /// Set once the log has said that the IdP's identities lack the groups claim.
     warned_missing_groups: AtomicBool,
 }
@@ -219,9 +229,23 @@ impl AuthorizationServer {
         if cookie_key.len() < 32 {
             return Err(ProxyError::CookieKey);
         }
-        let metadata =
+        let mut metadata =
             AuthorizationServerMetadata::new(&config.base_url, config.scopes_supported.clone())?
                 .with_client_id_metadata_documents(config.cimd.is_some());
+        let id_jag = if config.id_jag_issuers.is_empty() {
+            None
+        } else {
+            metadata = metadata.with_grant_type(JWT_BEARER);
+            // https only, but for loopback (a test IdP), as for every other IdP request.
+            let http = auth_core::HttpClient::new(auth_core::HttpClientConfig::default())
+                .map_err(|e| ProxyError::IdJag(e.to_string()))?;
+            Some(id_jag::TrustedIssuers::new(
+                &config.id_jag_issuers,
+                &metadata.issuer,
+                upstream.groups_claim(),
+                http,
+            ))
+        };
         if !config
             .resource
             .starts_with(&format!("{}/", metadata.issuer))
@@ -243,6 +267,7 @@ impl AuthorizationServer {
             metadata,
             cookie_key: hmac::Key::new(hmac::HMAC_SHA256, cookie_key),
             upstream_refreshes: grants::RefreshLocks::default(),
+            id_jag,
             warned_missing_groups: AtomicBool::new(false),
             config,
         })

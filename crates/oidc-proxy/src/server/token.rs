@@ -1,7 +1,8 @@
 //! `POST /token`: the `authorization_code` grant (PKCE S256, the code's client, redirect URI
 //! and resource) and the `refresh_token` grant (rotation with reuse detection, optional
 //! down-scoping), each answering our access token and, for clients that registered the
-//! `refresh_token` grant, a refresh token `<family_id>.<random>`.
+//! `refresh_token` grant, a refresh token `<family_id>.<random>`; and the identity assertion
+//! grant ([`super::id_jag`]).
 //!
 //! A replayed code or a reused refresh token revokes the grant (and its IdP tokens). Before a
 //! refresh the IdP's token is refreshed if it is close to expiry; a grant the IdP ended is
@@ -58,6 +59,7 @@ async fn exchange(
     match grant_type {
         "authorization_code" => authorization_code(server, &client, &params).await,
         "refresh_token" => refresh_token(server, &client, &params).await,
+        super::id_jag::JWT_BEARER => super::id_jag::jwt_bearer(server, &client, &params).await,
         _ => Err(OAuthFailure::UnsupportedGrantType),
     }
 }
@@ -460,7 +462,7 @@ fn grant_failure(e: GrantError) -> OAuthFailure {
 }
 
 /// Mints our access token for `grant` with `scope`, naming `groups` as the user's.
-async fn mint(
+pub(super) async fn mint(
     server: &AuthorizationServer,
     grant: &RefreshGrant,
     scope: &str,
@@ -493,7 +495,11 @@ struct TokenResponse<'a> {
     refresh_token: Option<&'a str>,
 }
 
-fn token_response(issued: &IssuedToken, scope: &str, refresh_token: Option<&str>) -> Response {
+pub(super) fn token_response(
+    issued: &IssuedToken,
+    scope: &str,
+    refresh_token: Option<&str>,
+) -> Response {
     let body = TokenResponse {
         access_token: issued.token.expose(),
         token_type: "Bearer",
@@ -510,17 +516,21 @@ fn has_grant_type(client: &ClientRecord, grant_type: &str) -> bool {
     client.grant_types.iter().any(|g| g == grant_type)
 }
 
-fn require_grant_type(client: &ClientRecord, grant_type: &str) -> Result<(), OAuthFailure> {
+pub(super) fn require_grant_type(
+    client: &ClientRecord,
+    grant_type: &str,
+) -> Result<(), OAuthFailure> {
     if has_grant_type(client, grant_type) {
         return Ok(());
     }
-    Err(OAuthFailure::UnauthorizedClient(
-        if grant_type == "refresh_token" {
-            "the client did not register the refresh_token grant"
-        } else {
-            "the client did not register the authorization_code grant"
-        },
-    ))
+    Err(OAuthFailure::UnauthorizedClient(match grant_type {
+        "refresh_token" => "the client did not register the refresh_token grant",
+        super::id_jag::JWT_BEARER => {
+            "the client did not register the identity assertion grant \
+             (urn:ietf:params:oauth:grant-type:jwt-bearer)"
+        }
+        _ => "the client did not register the authorization_code grant",
+    }))
 }
 
 /// A new refresh token of the family: its id, a dot, 256 random bits.
