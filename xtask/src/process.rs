@@ -25,6 +25,23 @@ pub(crate) fn log_dir() -> anyhow::Result<PathBuf> {
     Ok(dir)
 }
 
+/// Runs `node <script>` (a path under the workspace root) as a phase, failing with the step's
+/// name if it fails; its output shows through.
+pub(crate) async fn node(step: &str, script: &str) -> anyhow::Result<()> {
+    let phase = Phase::start(step, format_args!("node {script}"));
+    let status = Command::new("node")
+        .arg(script)
+        .current_dir(workspace_root())
+        .status()
+        .await
+        .with_context(|| format!("starting node for {step}"))?;
+    if !status.success() {
+        bail!("{step} failed ({status})");
+    }
+    phase.done();
+    Ok(())
+}
+
 /// Runs `cargo <args>` in the workspace root as a phase, failing with the step's name if it
 /// fails. Cargo's own progress (`Compiling ...`, its progress bar on a terminal) shows through.
 pub(crate) async fn cargo(step: &str, args: &[&str]) -> anyhow::Result<()> {

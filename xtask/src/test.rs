@@ -1,7 +1,7 @@
 //! `cargo xtask test`: the one test command, used by developers and by `.ci/run` alike.
 
 use crate::machine::{self, Task};
-use crate::process::{cargo, workspace_root};
+use crate::process::{cargo, node, workspace_root};
 use crate::progress::say;
 use crate::{bench, deploy, integration, npm};
 
@@ -27,6 +27,8 @@ pub(crate) async fn run() -> anyhow::Result<()> {
     )
     .await?;
     npm::ensure_installed().await?;
+    // The test IdP's token exchange and ID-JAG issuance, path by path, before Rust relies on it.
+    node("test IdP self-test", "tests/idp/exchange-selftest.mjs").await?;
     cargo("tests", &["test", "--workspace", "--locked"]).await?;
     // The Dockerfile, Helm chart and systemd unit; `config check` runs on the binary just built.
     deploy::check(&workspace_root())?;
