@@ -4,6 +4,7 @@
 //
 //   node tests/idp/idp.mjs [--port N] [--extra-audience AUD]... [--access-token-ttl SECONDS]
 //                          [--exchange-audience AUD]... [--state-file FILE]
+//                          [--key-client-jwks FILE]
 //
 // Prints exactly one line to stdout, the issuer `http://127.0.0.1:PORT`, once it listens;
 // everything else (oidc-provider's notices, request errors) goes to stderr. SIGTERM or SIGINT
@@ -34,6 +35,7 @@ const { values: options } = parseArgs({
     'access-token-ttl': { type: 'string', default: '600' },
     'exchange-audience': { type: 'string', multiple: true, default: [] },
     'state-file': { type: 'string' },
+    'key-client-jwks': { type: 'string' },
   },
 });
 
@@ -54,7 +56,14 @@ const extraAudiences = [
 /** Audiences token exchange issues access tokens for: Splunk's, and any --exchange-audience. */
 const exchangeAudiences = new Set(['splunk', ...options['exchange-audience']]);
 /** The clients allowed to exchange a user's token for one for an exchange audience. */
-const EXCHANGE_CLIENTS = new Set(['splunk-mcp']);
+const EXCHANGE_CLIENTS = new Set(['splunk-mcp', 'splunk-mcp-key']);
+/**
+ * With --key-client-jwks, a client like `splunk-mcp` that authenticates with private_key_jwt
+ * (RFC 7523) by the keys of that JWKS file, made by the test that starts the IdP.
+ */
+const keyClientJwks = options['key-client-jwks']
+  ? JSON.parse(readFileSync(options['key-client-jwks'], 'utf8'))
+  : undefined;
 
 /** Scopes a resource server (the MCP server, or Splunk) understands. */
 const SPLUNK_SCOPES = ['splunk:read', 'splunk:search', 'splunk:admin'];
@@ -232,6 +241,18 @@ provider = new Provider(issuer, {
       redirect_uris: LOOPBACK_REDIRECTS,
       token_endpoint_auth_method: 'client_secret_basic',
     },
+    ...(keyClientJwks
+      ? [{
+        client_id: 'splunk-mcp-key',
+        client_name: 'splunk-mcp (private_key_jwt test client)',
+        application_type: 'native',
+        grant_types: ['authorization_code', 'refresh_token', TOKEN_EXCHANGE, JWT_BEARER],
+        response_types: ['code'],
+        redirect_uris: LOOPBACK_REDIRECTS,
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks: keyClientJwks,
+      }]
+      : []),
     {
       // Not in EXCHANGE_CLIENTS. It lists the exchange grants so that exchange.mjs refuses its
       // exchanges (`unauthorized_client`), not oidc-provider (`invalid_request`, grant not

@@ -60,6 +60,6 @@ pub use tokens::{
     AccessTokenRequest, IssuedToken, TokenError, TokenIssuer, jwks_handler, jwks_router,
 };
 pub use upstream::{
-    ClientAuthMethod, ExplicitEndpoints, Pkce, TokenTypeHint, UpstreamClient, UpstreamConfig,
-    UpstreamEndpoints, UpstreamError, UpstreamIdentity, UpstreamLogin,
+    ClientAuthMethod, ClientKey, ExplicitEndpoints, Pkce, TokenTypeHint, UpstreamClient,
+    UpstreamConfig, UpstreamEndpoints, UpstreamError, UpstreamIdentity, UpstreamLogin,
 };

@@ -26,6 +26,8 @@ use auth_core::{
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use josekit::jws::{ES256, JwsHeader, JwsSigner, RS256};
+use josekit::jwt::JwtPayload;
 use ring::rand::{SecureRandom, SystemRandom};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -121,6 +123,64 @@ pub enum ClientAuthMethod {
     ClientSecretBasic,
     /// `client_id` and `client_secret` in the form body.
     ClientSecretPost,
+    /// A JWT signed with this server's private key ([`UpstreamConfig::client_key`]), RFC 7523
+    /// `private_key_jwt`: no shared secret.
+    PrivateKeyJwt,
+}
+
+/// The private key this server authenticates with at the IdP (`private_key_jwt`). `Debug`
+/// shows only the algorithm and key id.
+#[derive(Clone)]
+pub struct ClientKey {
+    signer: Arc<dyn JwsSigner>,
+    key_id: Option<String>,
+}
+
+impl fmt::Debug for ClientKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientKey")
+            .field("algorithm", &self.signer.algorithm().name())
+            .field("key_id", &self.key_id)
+            .finish()
+    }
+}
+
+/// How long a client assertion is valid: long enough for one request.
+const CLIENT_ASSERTION_TTL: Duration = Duration::from_secs(60);
+
+impl ClientKey {
+    /// A P-256 EC key (signing ES256) or an RSA key (signing RS256) in PEM (PKCS#8, or the
+    /// traditional form), registered at the IdP under `key_id` if given (sent as `kid`).
+    pub fn from_pem(pem: &[u8], key_id: Option<String>) -> Result<Self, UpstreamError> {
+        let signer: Arc<dyn JwsSigner> = match ES256.signer_from_pem(pem) {
+            Ok(signer) => Arc::new(signer),
+            Err(_) => Arc::new(RS256.signer_from_pem(pem).map_err(|_| {
+                UpstreamError::Config(
+                    "the client key is neither a P-256 EC nor an RSA private key in PEM".to_owned(),
+                )
+            })?),
+        };
+        Ok(Self { signer, key_id })
+    }
+
+    /// A client assertion (RFC 7523 §2.2) for a request to `endpoint` as `client_id`.
+    fn assertion(&self, client_id: &str, endpoint: &str) -> Result<String, UpstreamError> {
+        let now = SystemTime::now();
+        let mut payload = JwtPayload::new();
+        payload.set_issuer(client_id);
+        payload.set_subject(client_id);
+        payload.set_audience(vec![endpoint]);
+        payload.set_jwt_id(random_token());
+        payload.set_issued_at(&now);
+        payload.set_expires_at(&(now + CLIENT_ASSERTION_TTL));
+        let mut header = JwsHeader::new();
+        header.set_token_type("JWT");
+        if let Some(kid) = &self.key_id {
+            header.set_key_id(kid);
+        }
+        josekit::jwt::encode_with_signer(&payload, &header, self.signer.as_ref())
+            .map_err(|_| UpstreamError::Config("signing the client assertion failed".to_owned()))
+    }
 }
 
 /// Configuration of the [`UpstreamClient`]. Start from [`UpstreamConfig::new`].
@@ -135,6 +195,8 @@ pub struct UpstreamConfig {
     pub client_secret: SecretString,
     /// Client authentication method.
     pub auth_method: ClientAuthMethod,
+    /// The private key of [`ClientAuthMethod::PrivateKeyJwt`].
+    pub client_key: Option<ClientKey>,
     /// Our callback, `<base>/auth/callback`, as registered at the IdP.
     pub redirect_uri: String,
     /// Scopes requested from the IdP (default `openid profile email offline_access`).
@@ -176,6 +238,7 @@ impl UpstreamConfig {
             client_id: client_id.into(),
             client_secret,
             auth_method: ClientAuthMethod::default(),
+            client_key: None,
             redirect_uri: redirect_uri.into(),
             scopes: ["openid", "profile", "email", "offline_access"]
                 .map(str::to_owned)
@@ -828,7 +891,19 @@ impl UpstreamClient {
             .http
             .post(endpoint.clone())
             .header(reqwest::header::ACCEPT, "application/json");
+        let assertion;
         match self.config.auth_method {
+            ClientAuthMethod::PrivateKeyJwt => {
+                let key = self.config.client_key.as_ref().ok_or_else(|| {
+                    UpstreamError::Config(
+                        "private_key_jwt needs the client's private key".to_owned(),
+                    )
+                })?;
+                assertion = key.assertion(&self.config.client_id, endpoint.as_str())?;
+                form.push(("client_id", &self.config.client_id));
+                form.push(("client_assertion_type", CLIENT_ASSERTION_TYPE));
+                form.push(("client_assertion", &assertion));
+            }
             ClientAuthMethod::ClientSecretBasic => {
                 // RFC 6749 §2.3.1: both parts are form-urlencoded before Base64.
                 let credentials = format!(
@@ -848,6 +923,9 @@ impl UpstreamClient {
         send(endpoint, request.form(&form)).await
     }
 }
+
+/// RFC 7523's client assertion type.
+const CLIENT_ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 fn check_extra(
     params: &[(String, String)],

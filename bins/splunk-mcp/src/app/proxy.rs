@@ -11,10 +11,10 @@ use anyhow::{Context, anyhow};
 use base64::Engine as _;
 use mcp_tools::ToolRegistry;
 use oidc_proxy::{
-    AuthorizationServer, CALLBACK_PATH, CimdConfig, Cipher, ClientAuthMethod, EncryptionKey,
-    EndpointLimits, ExplicitEndpoints, ProxyConfig, RateLimit, RedbStore, RedirectPattern,
-    RedirectPolicy, RedisStore, Store, TokenIssuer, UpstreamClient, UpstreamConfig,
-    UpstreamEndpoints,
+    AuthorizationServer, CALLBACK_PATH, CimdConfig, Cipher, ClientAuthMethod, ClientKey,
+    EncryptionKey, EndpointLimits, ExplicitEndpoints, ProxyConfig, RateLimit, RedbStore,
+    RedirectPattern, RedirectPolicy, RedisStore, Store, TokenIssuer, UpstreamClient,
+    UpstreamConfig, UpstreamEndpoints,
 };
 use secrecy::ExposeSecret as _;
 
@@ -214,14 +214,24 @@ pub(crate) fn upstream_config(settings: &Settings) -> anyhow::Result<UpstreamCon
         auth.client_id
             .clone()
             .context("MCP_OAUTH_CLIENT_ID is not set")?,
-        auth.client_secret
-            .clone()
-            .context("MCP_OAUTH_CLIENT_SECRET is not set")?,
+        // private_key_jwt needs no secret; an empty one is never sent.
+        auth.client_secret.clone().unwrap_or_default(),
         callback_url(settings),
     );
     config.auth_method = match auth.client_auth_method {
         IdpClientAuth::ClientSecretBasic => ClientAuthMethod::ClientSecretBasic,
         IdpClientAuth::ClientSecretPost => ClientAuthMethod::ClientSecretPost,
+        IdpClientAuth::PrivateKeyJwt => {
+            let pem = auth
+                .client_key
+                .as_ref()
+                .context("MCP_OAUTH_CLIENT_KEY_FILE is not set")?;
+            config.client_key = Some(
+                ClientKey::from_pem(pem.expose_secret().as_bytes(), auth.client_key_id.clone())
+                    .map_err(|e| anyhow!("MCP_OAUTH_CLIENT_KEY_FILE: {e}"))?,
+            );
+            ClientAuthMethod::PrivateKeyJwt
+        }
     };
     config.scopes.clone_from(&auth.idp_scopes);
     config

@@ -175,8 +175,8 @@ pub struct AuthSettings {
     pub extra_authorize_params: Vec<(String, String)>,
     /// `IDP_EXTRA_TOKEN_PARAMS` (proxy): `k=v&k2=v2` added to every token request to the IdP.
     pub extra_token_params: Vec<(String, String)>,
-    /// `IDP_CLIENT_AUTH_METHOD` (proxy; default `client_secret_basic`): how the proxy
-    /// authenticates at the IdP's token and revocation endpoints.
+    /// `IDP_CLIENT_AUTH_METHOD` (default `client_secret_basic`): how this server authenticates
+    /// at the IdP's token and revocation endpoints (proxy mode, token exchange).
     pub client_auth_method: IdpClientAuth,
     /// `IDP_INTROSPECTION_URL` (introspect; else from discovery).
     pub introspection_url: Option<String>,
@@ -186,6 +186,11 @@ pub struct AuthSettings {
     pub client_id: Option<String>,
     /// `MCP_OAUTH_CLIENT_SECRET`.
     pub client_secret: Option<SecretString>,
+    /// `MCP_OAUTH_CLIENT_KEY_FILE` (or `MCP_OAUTH_CLIENT_KEY`): the PEM private key of
+    /// `IDP_CLIENT_AUTH_METHOD=private_key_jwt` (P-256 EC or RSA).
+    pub client_key: Option<SecretString>,
+    /// `MCP_OAUTH_CLIENT_KEY_ID`: the `kid` the IdP knows that key by, if it needs one.
+    pub client_key_id: Option<String>,
     /// `MCP_AUTH_REQUIRED_SCOPES`: scopes every call needs.
     pub required_scopes: Vec<String>,
     /// `MCP_AUTH_REQUIRED_GROUPS`: groups every caller must be in (any of them).
@@ -217,6 +222,8 @@ pub enum IdpClientAuth {
     ClientSecretBasic,
     /// `client_id` and `client_secret` in the form body.
     ClientSecretPost,
+    /// A JWT signed with this server's private key (`MCP_OAUTH_CLIENT_KEY_FILE`), RFC 7523.
+    PrivateKeyJwt,
 }
 
 /// Where proxy mode keeps its state (`MCP_PROXY_STORE`).

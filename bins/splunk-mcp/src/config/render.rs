@@ -176,6 +176,8 @@ pub(super) fn render(settings: &Settings) -> String {
     out.str("audience", &auth.audience);
     out.opt("client_id", auth.client_id.as_deref());
     out.secret("client_secret", auth.client_secret.as_ref());
+    out.secret("client_key", auth.client_key.as_ref());
+    out.opt("client_key_id", auth.client_key_id.as_deref());
     out.list("required_scopes", &auth.required_scopes);
     out.list("required_groups", &auth.required_groups);
     out.str("groups_claim", &auth.groups_claim);
@@ -201,6 +203,7 @@ pub(super) fn render(settings: &Settings) -> String {
         match auth.client_auth_method {
             IdpClientAuth::ClientSecretBasic => "client_secret_basic",
             IdpClientAuth::ClientSecretPost => "client_secret_post",
+            IdpClientAuth::PrivateKeyJwt => "private_key_jwt",
         },
     );
     if !auth.scope_groups.is_empty() {

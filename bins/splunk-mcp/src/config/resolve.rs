@@ -550,6 +550,11 @@ fn resolve_auth(
         ("auth.client_secret", "MCP_OAUTH_CLIENT_SECRET"),
         ("auth.client_secret_file", "MCP_OAUTH_CLIENT_SECRET_FILE"),
     )?;
+    let client_key = r.secret(
+        ("auth.client_key", "MCP_OAUTH_CLIENT_KEY"),
+        ("auth.client_key_file", "MCP_OAUTH_CLIENT_KEY_FILE"),
+    )?;
+    let client_key_id = r.text("auth.client_key_id", "MCP_OAUTH_CLIENT_KEY_ID")?;
     let required_scopes = r.list(
         "auth.required_scopes",
         "MCP_AUTH_REQUIRED_SCOPES",
@@ -616,7 +621,12 @@ fn resolve_auth(
             Some(found) => [
                 IdpClientAuth::ClientSecretBasic,
                 IdpClientAuth::ClientSecretPost,
-            ][found.choice(&["client_secret_basic", "client_secret_post"])?],
+                IdpClientAuth::PrivateKeyJwt,
+            ][found.choice(&[
+                "client_secret_basic",
+                "client_secret_post",
+                "private_key_jwt",
+            ])?],
         };
     let proxy = resolve_proxy(r)?;
     Ok(AuthSettings {
@@ -630,6 +640,8 @@ fn resolve_auth(
         audience,
         client_id,
         client_secret,
+        client_key,
+        client_key_id,
         required_scopes,
         required_groups,
         groups_claim,

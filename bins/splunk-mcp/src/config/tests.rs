@@ -1293,10 +1293,16 @@ fn proxy_rules_name_the_setting_and_a_fix() {
             "true",
         ),
         (
-            proxy_env(&[("IDP_CLIENT_AUTH_METHOD", "private_key_jwt")]),
+            proxy_env(&[("IDP_CLIENT_AUTH_METHOD", "client_secret_jwt")]),
             "IDP_CLIENT_AUTH_METHOD",
-            "not one of client_secret_basic, client_secret_post",
+            "not one of client_secret_basic, client_secret_post, private_key_jwt",
             "use one of",
+        ),
+        (
+            proxy_env(&[("IDP_CLIENT_AUTH_METHOD", "private_key_jwt")]),
+            "MCP_OAUTH_CLIENT_KEY_FILE",
+            "IDP_CLIENT_AUTH_METHOD=private_key_jwt signs with its key",
+            "MCP_OAUTH_CLIENT_KEY_FILE",
         ),
         (
             proxy_env(&[("MCP_BASE_URL", "http://mcp.example.com")]),

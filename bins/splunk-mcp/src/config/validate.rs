@@ -4,7 +4,7 @@
 use secrecy::ExposeSecret as _;
 
 use super::resolve::Names;
-use super::{AuthMode, ConfigError, CredentialsMode, Settings, Transport};
+use super::{AuthMode, ConfigError, CredentialsMode, IdpClientAuth, Settings, Transport};
 
 /// The name of a mode in configuration.
 fn auth_mode_name(mode: AuthMode) -> &'static str {
@@ -85,14 +85,13 @@ pub(super) fn validate(
                      IDP_USERINFO_URL",
                 ));
             }
-            if auth.client_id.is_none() || auth.client_secret.is_none() {
-                return Err(ConfigError::new(
-                    mode_name(),
-                    "auth mode `proxy` needs the client this server is registered as at the IdP \
-                     (a confidential client whose redirect URI is <MCP_BASE_URL>/auth/callback)",
-                    "set MCP_OAUTH_CLIENT_ID and MCP_OAUTH_CLIENT_SECRET (or MCP_OAUTH_CLIENT_SECRET_FILE)",
-                ));
-            }
+            check_idp_client(
+                settings,
+                names,
+                mode_name(),
+                "auth mode `proxy` needs the client this server is registered as at the IdP \
+                 (a confidential client whose redirect URI is <MCP_BASE_URL>/auth/callback)",
+            )?;
             check_proxy(settings, names)?;
         }
         AuthMode::Static => match &auth.static_tokens_file {
@@ -196,14 +195,13 @@ pub(super) fn validate(
                     "set MCP_AUTH_MODE to jwt, introspect or proxy, or use another SPLUNK_CREDENTIALS",
                 ));
             }
-            if auth.client_id.is_none() || auth.client_secret.is_none() {
-                return Err(ConfigError::new(
-                    credentials_name(),
-                    "credentials `exchange` authenticate at the IdP's token endpoint as this \
-                     server's own IdP client",
-                    "set MCP_OAUTH_CLIENT_ID and MCP_OAUTH_CLIENT_SECRET (or MCP_OAUTH_CLIENT_SECRET_FILE)",
-                ));
-            }
+            check_idp_client(
+                settings,
+                names,
+                credentials_name(),
+                "credentials `exchange` authenticate at the IdP's token endpoint as this \
+                 server's own IdP client",
+            )?;
             if auth.oidc_config_url.is_none() && auth.token_url.is_none() {
                 return Err(ConfigError::new(
                     credentials_name(),
@@ -222,6 +220,47 @@ pub(super) fn validate(
                 ));
             }
         }
+    }
+    Ok(())
+}
+
+/// The client this server is at the IdP (proxy mode, token exchange): an id, and a secret or,
+/// with `private_key_jwt`, a usable private key. `why` says what needs it, and a missing client
+/// is reported against `setting` (the setting that asked for it).
+fn check_idp_client(
+    settings: &Settings,
+    names: &Names,
+    setting: String,
+    why: &str,
+) -> Result<(), ConfigError> {
+    let auth = &settings.auth;
+    if auth.client_auth_method == IdpClientAuth::PrivateKeyJwt {
+        let key_name = || names.get("auth.client_key_file", "MCP_OAUTH_CLIENT_KEY_FILE");
+        let (Some(_), Some(key)) = (&auth.client_id, &auth.client_key) else {
+            return Err(ConfigError::new(
+                key_name(),
+                format!("{why}, and IDP_CLIENT_AUTH_METHOD=private_key_jwt signs with its key"),
+                "set MCP_OAUTH_CLIENT_ID and MCP_OAUTH_CLIENT_KEY_FILE (a P-256 EC or RSA private \
+                 key in PEM whose public key the IdP has for the client), and \
+                 MCP_OAUTH_CLIENT_KEY_ID if the IdP needs a key id",
+            ));
+        };
+        if let Err(e) = oidc_proxy::ClientKey::from_pem(key.expose_secret().as_bytes(), None) {
+            return Err(ConfigError::new(
+                key_name(),
+                e.to_string(),
+                "give a P-256 EC or RSA private key in PEM (PKCS#8 or the traditional form)",
+            ));
+        }
+        return Ok(());
+    }
+    if auth.client_id.is_none() || auth.client_secret.is_none() {
+        return Err(ConfigError::new(
+            setting,
+            why.to_owned(),
+            "set MCP_OAUTH_CLIENT_ID and MCP_OAUTH_CLIENT_SECRET (or MCP_OAUTH_CLIENT_SECRET_FILE), \
+             or IDP_CLIENT_AUTH_METHOD=private_key_jwt with MCP_OAUTH_CLIENT_KEY_FILE",
+        ));
     }
     Ok(())
 }

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::policy::proxy_tokens;
 use crate::proxy_steps::register_with_scope;
 use crate::support::{
-    Server, call, connect, count_by_index, indexes_in, passthrough_env, proxy_env,
+    Server, call, connect, count_by_index, indexes_in, log_path, passthrough_env, proxy_env,
     proxy_store_path, run_to_end, text, token_for,
 };
 
@@ -172,11 +172,15 @@ async fn exchanged_tokens_are_used_until_shortly_before_they_expire() {
     client.cancel().await.expect("close the session");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn proxy_mode_exchanges_the_idp_token_of_the_grant() {
-    let world = world().await;
+/// A proxy-mode server exchanging the grant's IdP token, with `extra` variables on top (and
+/// without those named in `without`); alice signs in through it and asks Splunk who she is.
+async fn proxy_sign_in_and_whoami(
+    world: &World,
+    extra: &[(&'static str, String)],
+    without: &[&str],
+) -> Value {
     let store = proxy_store_path("exchange");
-    let mut env = proxy_env(&world, store.to_str().expect("UTF-8 path"));
+    let mut env = proxy_env(world, store.to_str().expect("UTF-8 path"));
     // The IdP's tokens are for an API of this server's own (a loopback URL, which the test
     // IdP accepts as a resource), not for Splunk.
     let own_api = "http://127.0.0.1:9/splunk-mcp-api";
@@ -188,6 +192,8 @@ async fn proxy_mode_exchanges_the_idp_token_of_the_grant() {
         ),
         ("IDP_EXTRA_TOKEN_PARAMS", format!("resource={own_api}")),
     ]);
+    env.extend(extra.iter().cloned());
+    env.retain(|(name, _)| !without.contains(name));
     let server = Server::start(&env).await;
     let client_id =
         register_with_scope(&world.http, &server.base_url, "splunk:read splunk:search").await;
@@ -202,8 +208,45 @@ async fn proxy_mode_exchanges_the_idp_token_of_the_grant() {
     let ours = tokens.body["access_token"]
         .as_str()
         .unwrap_or_else(|| panic!("no access token in {}", tokens.body));
+    splunk_user(&server.mcp_url, ours).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_mode_exchanges_the_idp_token_of_the_grant() {
+    let world = world().await;
     let before = world.idp.exchange_count(&world.http).await;
-    let seen = splunk_user(&server.mcp_url, ours).await;
+    let seen = proxy_sign_in_and_whoami(&world, &[], &[]).await;
+    assert_eq!(seen["username"], "alice", "{seen}");
+    assert_eq!(world.idp.exchange_count(&world.http).await - before, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_key_jwt_signs_in_and_exchanges_without_a_secret() {
+    use josekit::jwk::KeyPair as _;
+    use josekit::jwk::alg::ec::{EcCurve, EcKeyPair};
+
+    // The server's key pair; the IdP knows its public half for `splunk-mcp-key`.
+    let pair = EcKeyPair::generate(EcCurve::P256).expect("an EC key pair");
+    let mut public = pair.to_jwk_public_key();
+    public.set_key_id("splunk-mcp-test-key");
+    let jwks = log_path("client-jwks").with_extension("json");
+    std::fs::write(&jwks, json!({"keys": [public]}).to_string()).expect("write the JWKS");
+    let key = log_path("client-key").with_extension("pem");
+    std::fs::write(&key, pair.to_pem_private_key()).expect("write the private key");
+
+    let world = World::start_with_idp(&["--key-client-jwks", jwks.to_str().expect("UTF-8")]).await;
+    let before = world.idp.exchange_count(&world.http).await;
+    let seen = proxy_sign_in_and_whoami(
+        &world,
+        &[
+            ("MCP_OAUTH_CLIENT_ID", "splunk-mcp-key".to_owned()),
+            ("IDP_CLIENT_AUTH_METHOD", "private_key_jwt".to_owned()),
+            ("MCP_OAUTH_CLIENT_KEY_FILE", key.display().to_string()),
+            ("MCP_OAUTH_CLIENT_KEY_ID", "splunk-mcp-test-key".to_owned()),
+        ],
+        &["MCP_OAUTH_CLIENT_SECRET"],
+    )
+    .await;
     assert_eq!(seen["username"], "alice", "{seen}");
     assert_eq!(world.idp.exchange_count(&world.http).await - before, 1);
 }
@@ -247,24 +290,38 @@ async fn exchange_needs_an_idp_token_and_the_servers_idp_client() {
         "IDP_OIDC_CONFIG_URL",
         "https://idp.example/.well-known/openid-configuration".to_owned(),
     );
-    let cases: [(Vec<(&str, String)>, &str); 2] = [
+    // (variables, the setting named, the problem said)
+    let cases = [
         (
             vec![("MCP_AUTH_MODE", "none".to_owned())],
+            "SPLUNK_CREDENTIALS",
             "with auth mode `none` callers bring no IdP token",
         ),
         (
             vec![("MCP_AUTH_MODE", "jwt".to_owned()), idp.clone()],
+            "SPLUNK_CREDENTIALS",
             "authenticate at the IdP's token endpoint as this server's own IdP client",
         ),
+        (
+            vec![
+                ("MCP_AUTH_MODE", "jwt".to_owned()),
+                idp.clone(),
+                ("MCP_OAUTH_CLIENT_ID", "splunk-mcp".to_owned()),
+                ("IDP_CLIENT_AUTH_METHOD", "private_key_jwt".to_owned()),
+                ("MCP_OAUTH_CLIENT_KEY", "not a key".to_owned()),
+            ],
+            "MCP_OAUTH_CLIENT_KEY",
+            "neither a P-256 EC nor an RSA private key in PEM",
+        ),
     ];
-    for (extra, problem) in cases {
+    for (extra, setting, problem) in cases {
         let mut env = splunk.to_vec();
         env.extend(extra);
         env.push(("MCP_LOG_LEVEL", "off".to_owned()));
         let (code, stdout, stderr) = run_to_end(&env, &["config", "check"]).await;
         assert_eq!(code, Some(2), "{stdout}{stderr}");
         assert!(
-            stderr.contains("SPLUNK_CREDENTIALS") && stderr.contains(problem),
+            stderr.contains(setting) && stderr.contains(problem),
             "{stderr}"
         );
     }

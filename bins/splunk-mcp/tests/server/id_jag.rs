@@ -9,7 +9,7 @@ use e2e_tests::{JWT_BEARER_GRANT, PUBLIC, SignIn, World};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::proxy_steps::CLIENT_REDIRECT;
+use crate::proxy_steps::register_with_grants;
 use crate::support::{
     Server, call, connect, proxy_env, proxy_store_path, run_to_end, service_account, text,
 };
@@ -32,23 +32,7 @@ async fn server(world: &World) -> Server {
 
 /// Registers a public client at the proxy with `grant_types`; its client id.
 async fn register(http: &reqwest::Client, base: &str, grant_types: &[&str]) -> String {
-    let response = http
-        .post(format!("{base}/register"))
-        .json(&json!({
-            "client_name": "enterprise client",
-            "redirect_uris": [CLIENT_REDIRECT],
-            "grant_types": grant_types,
-            "response_types": ["code"],
-            "token_endpoint_auth_method": "none",
-            "scope": SCOPE,
-        }))
-        .send()
-        .await
-        .expect("POST /register");
-    let status = response.status();
-    let body: Value = response.json().await.unwrap_or_default();
-    assert_eq!(status, StatusCode::CREATED, "registration: {body}");
-    body["client_id"].as_str().expect("a client id").to_owned()
+    register_with_grants(http, base, SCOPE, grant_types).await
 }
 
 /// Presents `assertion` at the proxy's `/token` as the public client `client_id`.

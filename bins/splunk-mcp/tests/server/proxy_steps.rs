@@ -129,12 +129,22 @@ pub(crate) async fn register(http: &reqwest::Client, base: &str) -> String {
 
 /// [`register`] for the space-separated `scope`.
 pub(crate) async fn register_with_scope(http: &reqwest::Client, base: &str, scope: &str) -> String {
+    register_with_grants(http, base, scope, &["authorization_code", "refresh_token"]).await
+}
+
+/// [`register_with_scope`] for the grant types `grant_types`.
+pub(crate) async fn register_with_grants(
+    http: &reqwest::Client,
+    base: &str,
+    scope: &str,
+    grant_types: &[&str],
+) -> String {
     let response = http
         .post(format!("{base}/register"))
         .json(&json!({
             "client_name": "proxy test client",
             "redirect_uris": [CLIENT_REDIRECT],
-            "grant_types": ["authorization_code", "refresh_token"],
+            "grant_types": grant_types,
             "response_types": ["code"],
             "token_endpoint_auth_method": "none",
             "application_type": "native",

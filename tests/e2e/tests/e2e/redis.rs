@@ -15,21 +15,30 @@ fn ping(connection: &mut TcpStream, wait: Duration) -> String {
 
 /// What arrives on `connection` within `wait` (empty when nothing does).
 fn read_within(connection: &mut TcpStream, wait: Duration) -> String {
-    connection
-        .set_read_timeout(Some(wait))
-        .expect("read timeout");
+    let deadline = std::time::Instant::now() + wait;
     let mut buffer = [0u8; 64];
-    match connection.read(&mut buffer) {
-        Ok(n) => String::from_utf8_lossy(&buffer[..n]).trim().to_owned(),
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-            ) =>
-        {
-            String::new()
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return String::new();
         }
-        Err(e) => panic!("reading from redis-server: {e}"),
+        connection
+            .set_read_timeout(Some(left))
+            .expect("read timeout");
+        match connection.read(&mut buffer) {
+            Ok(n) => return String::from_utf8_lossy(&buffer[..n]).trim().to_owned(),
+            // A signal to this process (a child of another test ending) interrupts the wait.
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return String::new();
+            }
+            Err(e) => panic!("reading from redis-server: {e}"),
+        }
     }
 }
 
