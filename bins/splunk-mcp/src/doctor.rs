@@ -251,16 +251,14 @@ async fn check_splunk(settings: &Settings, report: &mut Report) {
         Ok(config) => config,
         Err(e) => return report.fail("splunk", format!("{e:#}"), "fix the Splunk settings"),
     };
-    let per_caller = matches!(
-        splunk.credentials,
-        CredentialsMode::Passthrough | CredentialsMode::Exchange
-    );
-    let credentials = match splunk.credentials {
-        _ if per_caller => Credentials::bearer(String::new()),
-        _ => match outbound::configured_credentials(splunk) {
+    let per_caller = splunk.credentials.needs_idp_token();
+    let credentials = if per_caller {
+        Credentials::bearer(String::new())
+    } else {
+        match outbound::configured_credentials(splunk) {
             Ok(c) => c,
             Err(e) => return report.fail("splunk", format!("{e:#}"), "set the credential"),
-        },
+        }
     };
     let client = match Client::new(&config, credentials) {
         Ok(client) => client,

@@ -208,6 +208,12 @@ pub async fn register(
         request.response_types,
         config.allow_jwt_bearer,
     )?;
+    if auth_method == "none" && grant_types.iter().any(|g| g == crate::server::JWT_BEARER) {
+        return Err(invalid(
+            "the identity assertion grant needs a confidential client: register with \
+             client_secret_basic or client_secret_post",
+        ));
+    }
     let app = application_type(request.application_type.as_deref(), &request.redirect_uris)?;
     check_redirect_uris(config, &request.redirect_uris, app)?;
     let client_name = check_client_name(config, request.client_name)?;

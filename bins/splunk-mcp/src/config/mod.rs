@@ -376,6 +376,14 @@ pub enum ExchangeStyle {
     EntraObo,
 }
 
+impl CredentialsMode {
+    /// Whether Splunk is reached with (a token from) the caller's IdP token, so a caller
+    /// without one cannot be served: `passthrough` and `exchange`.
+    pub fn needs_idp_token(self) -> bool {
+        matches!(self, Self::Passthrough | Self::Exchange)
+    }
+}
+
 /// Exchange mode settings.
 #[derive(Debug, Clone)]
 #[non_exhaustive]

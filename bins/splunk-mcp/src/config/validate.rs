@@ -202,11 +202,13 @@ pub(super) fn validate(
                 "credentials `exchange` authenticate at the IdP's token endpoint as this \
                  server's own IdP client",
             )?;
-            if auth.oidc_config_url.is_none() && auth.token_url.is_none() {
+            // Proxy mode has its own rules for the IdP's endpoints; the others find the token
+            // endpoint by discovery.
+            if auth.mode != AuthMode::Proxy && auth.oidc_config_url.is_none() {
                 return Err(ConfigError::new(
                     credentials_name(),
-                    "credentials `exchange` need the IdP's token endpoint",
-                    "set IDP_OIDC_CONFIG_URL, or IDP_TOKEN_URL",
+                    "credentials `exchange` need the IdP's token endpoint, found by discovery",
+                    "set IDP_OIDC_CONFIG_URL to the IdP's discovery document",
                 ));
             }
         }
@@ -304,10 +306,7 @@ fn check_proxy(settings: &Settings, names: &Names) -> Result<(), ConfigError> {
             ));
         }
         let credentials = settings.splunk.credentials;
-        if matches!(
-            credentials,
-            CredentialsMode::Passthrough | CredentialsMode::Exchange
-        ) {
+        if credentials.needs_idp_token() {
             return Err(ConfigError::new(
                 idjag(),
                 format!(

@@ -9,7 +9,7 @@ use e2e_tests::{JWT_BEARER_GRANT, PUBLIC, SignIn, World};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::proxy_steps::register_with_grants;
+use crate::proxy_steps::register_confidential;
 use crate::support::{
     Server, call, connect, proxy_env, proxy_store_path, run_to_end, service_account, text,
 };
@@ -30,24 +30,24 @@ async fn server(world: &World) -> Server {
     Server::start(&env).await
 }
 
-/// Registers a public client at the proxy with `grant_types`; its client id.
-async fn register(http: &reqwest::Client, base: &str, grant_types: &[&str]) -> String {
-    register_with_grants(http, base, SCOPE, grant_types).await
+/// A confidential client registered at the proxy with `grant_types`: its id and secret.
+async fn register(http: &reqwest::Client, base: &str, grant_types: &[&str]) -> (String, String) {
+    register_confidential(http, base, SCOPE, grant_types).await
 }
 
-/// Presents `assertion` at the proxy's `/token` as the public client `client_id`.
+/// Presents `assertion` at the proxy's `/token`, authenticated as `client` (id, secret).
 async fn present(
     http: &reqwest::Client,
     base: &str,
-    client_id: &str,
+    client: &(String, String),
     assertion: &str,
 ) -> (StatusCode, Value) {
     let response = http
         .post(format!("{base}/token"))
+        .basic_auth(&client.0, Some(&client.1))
         .form(&[
             ("grant_type", JWT_BEARER_GRANT),
             ("assertion", assertion),
-            ("client_id", client_id),
             ("scope", SCOPE),
         ])
         .send()
@@ -120,27 +120,28 @@ async fn an_id_jag_from_the_company_idp_gives_an_access_token_and_a_tool_call() 
         "{metadata}"
     );
 
-    let client_id = register(http, base, &["authorization_code", JWT_BEARER_GRANT]).await;
+    let client = register(http, base, &["authorization_code", JWT_BEARER_GRANT]).await;
+    let client_id = client.0.clone();
     let assertion = id_jag_for(&world, &server.mcp_url, &client_id, base).await;
-    let answer = present(http, base, &client_id, &assertion).await;
+    let answer = present(http, base, &client, &assertion).await;
     let (status, body) = &answer;
     assert_eq!(*status, StatusCode::OK, "{body}");
     assert!(body.get("refresh_token").is_none(), "{body}");
     assert_eq!(body["token_type"], "Bearer", "{body}");
     let token = body["access_token"].as_str().expect("an access token");
 
-    let client = connect(&server.mcp_url, token).await;
-    let whoami = call(&client, "splunk_whoami", json!({"skip_splunk": true})).await;
+    let session = connect(&server.mcp_url, token).await;
+    let whoami = call(&session, "splunk_whoami", json!({"skip_splunk": true})).await;
     let mcp = &whoami.structured_content.as_ref().expect("structured")["mcp"];
     assert_eq!(mcp["subject"], "alice", "{}", text(&whoami));
     assert_eq!(mcp["client_id"], client_id.as_str(), "{}", text(&whoami));
-    let indexes = call(&client, "splunk_list_indexes", json!({})).await;
+    let indexes = call(&session, "splunk_list_indexes", json!({})).await;
     assert_ne!(indexes.is_error, Some(true), "{}", text(&indexes));
-    client.cancel().await.expect("close the session");
+    session.cancel().await.expect("close the session");
 
     // Single use, whichever replica sees it again.
     assert_refused(
-        &present(http, base, &client_id, &assertion).await,
+        &present(http, base, &client, &assertion).await,
         "invalid_grant",
         "already used",
     );
@@ -153,13 +154,14 @@ async fn bad_assertions_are_refused_with_the_right_error() {
     let http = &world.http;
     let base = server.base_url.as_str();
     let mcp = server.mcp_url.as_str();
-    let client_id = register(http, base, &["authorization_code", JWT_BEARER_GRANT]).await;
+    let client = register(http, base, &["authorization_code", JWT_BEARER_GRANT]).await;
+    let client_id = client.0.clone();
     let other_client = register(http, base, &["authorization_code", JWT_BEARER_GRANT]).await;
 
     // For another authorization server.
     let elsewhere = id_jag_for(&world, mcp, &client_id, "https://other-as.example").await;
     assert_refused(
-        &present(http, base, &client_id, &elsewhere).await,
+        &present(http, base, &client, &elsewhere).await,
         "invalid_grant",
         "another audience",
     );
@@ -205,25 +207,42 @@ async fn bad_assertions_are_refused_with_the_right_error() {
         ),
     ] {
         let forged = world.idp.forge_id_jag(http, &spec(extra.clone())).await;
-        assert_refused(&present(http, base, &client_id, &forged).await, error, says);
+        assert_refused(&present(http, base, &client, &forged).await, error, says);
     }
     // A client that did not register the grant may not use it.
     let code_only = register(http, base, &["authorization_code"]).await;
     let fresh = world
         .idp
-        .forge_id_jag(http, &spec(json!({"client_id": code_only})))
+        .forge_id_jag(http, &spec(json!({"client_id": code_only.0})))
         .await;
     assert_refused(
         &present(http, base, &code_only, &fresh).await,
         "unauthorized_client",
         "identity assertion grant",
     );
+    // A public client may not even register the grant: its id alone proves nothing.
+    let public = http
+        .post(format!("{base}/register"))
+        .json(&json!({
+            "redirect_uris": [crate::proxy_steps::CLIENT_REDIRECT],
+            "grant_types": ["authorization_code", JWT_BEARER_GRANT],
+            "token_endpoint_auth_method": "none",
+        }))
+        .send()
+        .await
+        .expect("POST /register");
+    assert_eq!(public.status(), StatusCode::BAD_REQUEST);
+    let refusal: Value = public.json().await.unwrap_or_default();
+    assert_eq!(refusal["error"], "invalid_client_metadata", "{refusal}");
+    assert!(
+        refusal["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("needs a confidential client")),
+        "{refusal}"
+    );
     // Nothing above spent the good assertion's single use.
     let fine = world.idp.forge_id_jag(http, &spec(json!({}))).await;
-    assert_eq!(
-        present(http, base, &client_id, &fine).await.0,
-        StatusCode::OK
-    );
+    assert_eq!(present(http, base, &client, &fine).await.0, StatusCode::OK);
 }
 
 #[tokio::test]

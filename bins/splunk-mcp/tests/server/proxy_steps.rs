@@ -129,16 +129,40 @@ pub(crate) async fn register(http: &reqwest::Client, base: &str) -> String {
 
 /// [`register`] for the space-separated `scope`.
 pub(crate) async fn register_with_scope(http: &reqwest::Client, base: &str, scope: &str) -> String {
-    register_with_grants(http, base, scope, &["authorization_code", "refresh_token"]).await
+    let grants = ["authorization_code", "refresh_token"];
+    let body = registered(http, base, scope, &grants, "none").await;
+    body["client_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no client_id in {body}"))
+        .to_owned()
 }
 
-/// [`register_with_scope`] for the grant types `grant_types`.
-pub(crate) async fn register_with_grants(
+/// A confidential client (`client_secret_basic`) for `scope` and `grant_types`: its id and
+/// secret.
+pub(crate) async fn register_confidential(
     http: &reqwest::Client,
     base: &str,
     scope: &str,
     grant_types: &[&str],
-) -> String {
+) -> (String, String) {
+    let body = registered(http, base, scope, grant_types, "client_secret_basic").await;
+    let field = |name: &str| {
+        body[name]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {name} in {body}"))
+            .to_owned()
+    };
+    (field("client_id"), field("client_secret"))
+}
+
+/// The registration answer of a native client with `auth_method` at the token endpoint.
+async fn registered(
+    http: &reqwest::Client,
+    base: &str,
+    scope: &str,
+    grant_types: &[&str],
+    auth_method: &str,
+) -> Value {
     let response = http
         .post(format!("{base}/register"))
         .json(&json!({
@@ -146,7 +170,7 @@ pub(crate) async fn register_with_grants(
             "redirect_uris": [CLIENT_REDIRECT],
             "grant_types": grant_types,
             "response_types": ["code"],
-            "token_endpoint_auth_method": "none",
+            "token_endpoint_auth_method": auth_method,
             "application_type": "native",
             "scope": scope,
         }))
@@ -156,10 +180,7 @@ pub(crate) async fn register_with_grants(
     let status = response.status();
     let body: Value = response.json().await.unwrap_or_default();
     assert_eq!(status, StatusCode::CREATED, "registration: {body}");
-    body["client_id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no client_id in {body}"))
-        .to_owned()
+    body
 }
 
 /// One authorization request of a client: its URL, and the PKCE verifier and state to check

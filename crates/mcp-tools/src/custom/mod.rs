@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 
 use crate::error::ToolError;
 use crate::registry::SCOPE_SEARCH;
+use crate::spl_guard::lexer::TokenKind;
 use crate::spl_guard::{GuardConfig, SplGuard};
 
 mod literal;
@@ -281,10 +282,20 @@ impl CustomTool {
         let sample = template.render(|name| {
             parameters
                 .iter()
-                .find(|p| p.name == name)
-                .map(Parameter::sample)
+                .position(|p| p.name == name)
+                .map(|i| parameters[i].sample(i))
                 .unwrap_or_default()
         });
+        check_placements(&sample, &parameters, &template).map_err(|name| {
+            error(
+                format!(
+                    "in `spl`, the placeholder `${name}$` is inside double quotes, a comment or \
+                     a macro, where its value would not be one SPL value"
+                ),
+                "put it where a value goes, without quotes: every value is inserted as a quoted \
+                 SPL string or a checked number",
+            )
+        })?;
         SplGuard::new(guard.clone()).check(&sample).map_err(|e| {
             error(
                 format!("the SPL guard refuses the template: {e}"),
@@ -534,12 +545,15 @@ impl Parameter {
         Ok(parameter)
     }
 
-    /// A value of this parameter's type, for checking the template at start.
-    fn sample(&self) -> String {
+    /// A value of this parameter's type that no template contains, for checking the template
+    /// at start: text values as a quoted sentinel, numbers as sentinel digits (`index` is the
+    /// parameter's position).
+    fn sample(&self, index: usize) -> String {
         match &self.kind {
-            ParamKind::String | ParamKind::Time => literal::quoted("x"),
-            ParamKind::Enum(values) => literal::quoted(&values[0]),
-            ParamKind::Integer | ParamKind::Number => "1".to_owned(),
+            ParamKind::String | ParamKind::Time | ParamKind::Enum(_) => {
+                literal::quoted(&text_sentinel(index))
+            }
+            ParamKind::Integer | ParamKind::Number => number_sentinel(index),
             ParamKind::Boolean => "true".to_owned(),
         }
     }
@@ -582,6 +596,55 @@ impl Parameter {
         }
         schema
     }
+}
+
+/// The text a template check puts in for the `index`th parameter (private-use characters,
+/// which no template holds).
+fn text_sentinel(index: usize) -> String {
+    format!("\u{E000}splunk-mcp parameter {index}\u{E000}")
+}
+
+/// The digits a template check puts in for the `index`th numeric parameter.
+fn number_sentinel(index: usize) -> String {
+    format!("9073{index:04}1")
+}
+
+/// Checks, with the SPL guard's own tokenizer, that every placeholder of the rendered
+/// `sample` lands where a value goes: each text value as one whole quoted string, each number
+/// in a word, none inside quotes, comments or macros. The name of the first that does not.
+fn check_placements(
+    sample: &str,
+    parameters: &[Parameter],
+    template: &Template,
+) -> Result<(), String> {
+    // A sample the tokenizer refuses is refused by the guard next, with its reason.
+    let Ok(tokens) = crate::spl_guard::lexer::tokenize(sample) else {
+        return Ok(());
+    };
+    for (index, parameter) in parameters.iter().enumerate() {
+        let uses = template.uses(&parameter.name);
+        let placed = match &parameter.kind {
+            ParamKind::String | ParamKind::Time | ParamKind::Enum(_) => {
+                let sentinel = text_sentinel(index);
+                tokens
+                    .iter()
+                    .filter(|t| matches!(&t.kind, TokenKind::Quoted(text) if *text == sentinel))
+                    .count()
+            }
+            ParamKind::Integer | ParamKind::Number => {
+                let sentinel = number_sentinel(index);
+                tokens
+                    .iter()
+                    .filter(|t| matches!(t.kind, TokenKind::Word(word) if word.contains(&sentinel)))
+                    .count()
+            }
+            ParamKind::Boolean => uses,
+        };
+        if placed != uses {
+            return Err(parameter.name.clone());
+        }
+    }
+    Ok(())
 }
 
 /// The MCP definition of a checked tool.

@@ -1,5 +1,6 @@
-//! An SPL template with `$name$` placeholders, as in Splunk dashboards: `$$` is a dollar sign,
-//! and a placeholder may not sit inside a double-quoted string (its value is quoted already).
+//! An SPL template with `$name$` placeholders, as in Splunk dashboards: `$$` is a dollar sign.
+//! Where a placeholder may stand (not inside quotes, comments or macros) is checked on the
+//! rendered template with the SPL guard's tokenizer, which reads SPL as the guard does.
 
 /// One piece of a template.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,19 +22,9 @@ impl Template {
     pub(super) fn parse(spl: &str) -> Result<Self, String> {
         let mut pieces = Vec::new();
         let mut text = String::new();
-        let mut in_quotes = false;
-        let mut escaped = false;
         let mut chars = spl.char_indices().peekable();
         while let Some((at, c)) = chars.next() {
             if c != '$' {
-                // Tracks double-quoted strings the way Splunk reads them (`\"` does not close).
-                if escaped {
-                    escaped = false;
-                } else if c == '\\' && in_quotes {
-                    escaped = true;
-                } else if c == '"' {
-                    in_quotes = !in_quotes;
-                }
                 text.push(c);
                 continue;
             }
@@ -51,12 +42,6 @@ impl Template {
                     "the `$` at character {} starts no placeholder: a placeholder is `$name$` \
                      (letters, digits, `_`), and `$$` is a dollar sign",
                     spl[..at].chars().count() + 1
-                ));
-            }
-            if in_quotes {
-                return Err(format!(
-                    "the placeholder `${name}$` is inside double quotes: remove the quotes, as \
-                     every value is inserted as a quoted SPL string or a checked number"
                 ));
             }
             for _ in 0..=name.chars().count() {
@@ -84,6 +69,14 @@ impl Template {
             }
         }
         names
+    }
+
+    /// How many times the placeholder `name` is used.
+    pub(super) fn uses(&self, name: &str) -> usize {
+        self.pieces
+            .iter()
+            .filter(|piece| matches!(piece, Piece::Placeholder(p) if p == name))
+            .count()
     }
 
     /// The SPL with each placeholder replaced by `value(name)`, in one pass: a value is never
@@ -143,19 +136,10 @@ mod tests {
                 "search x=$a",
                 "the `$` at character 10 starts no placeholder",
             ),
-            (
-                "search x=\"$a$\"",
-                "the placeholder `$a$` is inside double quotes",
-            ),
-            (
-                "search x=\"\\\" $a$\"",
-                "the placeholder `$a$` is inside double quotes",
-            ),
         ];
         for (spl, want) in cases {
             let error = Template::parse(spl).unwrap_err();
             assert!(error.starts_with(want), "{spl}: {error}");
         }
-        assert!(Template::parse("search x=\"a\\\\\" $a$").is_ok());
     }
 }

@@ -246,7 +246,16 @@ fn bad_definitions_name_the_tool_and_the_fix() {
         ),
         (
             "name = \"t\"\ndescription = \"d\"\nspl = \"search x=\\\"$y$\\\"\"\n[[parameters]]\nname = \"y\"\nrequired = true",
-            "in `spl`, the placeholder `$y$` is inside double quotes",
+            "in `spl`, the placeholder `$y$` is inside double quotes, a comment or a macro",
+        ),
+        (
+            // A quote inside a comment must not make the check lose track of quotes.
+            "name = \"t\"\ndescription = \"d\"\nspl = 'search index=web ```no \"x``` user=\"$y$\"'\n[[parameters]]\nname = \"y\"\nrequired = true",
+            "in `spl`, the placeholder `$y$` is inside double quotes, a comment or a macro",
+        ),
+        (
+            "name = \"t\"\ndescription = \"d\"\nspl = \"search x=1 ``` $y$ ```\"\n[[parameters]]\nname = \"y\"\ntype = \"integer\"\nrequired = true",
+            "in `spl`, the placeholder `$y$` is inside double quotes, a comment or a macro",
         ),
         (
             "name = \"t\"\ndescription = \"d\"\nspl = \"search x=$y$\"\n[[parameters]]\nname = \"y\"\nfrom_claim = \"sub\"\nrequired = true",

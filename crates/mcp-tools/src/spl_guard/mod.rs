@@ -19,7 +19,7 @@
 //! harm even with a search the guard let through. The crate README lists what the guard cannot
 //! see.
 
-mod lexer;
+pub(crate) mod lexer;
 #[cfg(test)]
 mod tests;
 

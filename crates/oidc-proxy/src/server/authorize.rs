@@ -394,7 +394,7 @@ fn set_binding_cookie(
 
 /// The scopes to grant: those asked for, each offered by this server and, when the client
 /// registered a scope, within it; the defaults (so limited) when none were asked for.
-fn granted_scope(
+pub(super) fn granted_scope(
     server: &AuthorizationServer,
     registered: Option<&str>,
     requested: Option<&str>,
@@ -436,7 +436,7 @@ fn granted_scope(
 }
 
 /// RFC 8707 resources compare as URLs; a trailing slash is not a different resource.
-fn same_resource(presented: &str, ours: &str) -> bool {
+pub(super) fn same_resource(presented: &str, ours: &str) -> bool {
     presented.trim_end_matches('/') == ours.trim_end_matches('/')
 }
 

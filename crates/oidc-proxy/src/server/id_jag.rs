@@ -25,6 +25,7 @@ use crate::records::{ClientRecord, RefreshGrant, TokenHash, now_millis};
 use crate::upstream::random_token;
 
 use super::AuthorizationServer;
+use super::authorize::{granted_scope, same_resource};
 use super::client_auth::{FormParams, OAuthFailure, from_store, server_error};
 use super::token::{mint, require_grant_type, token_response};
 
@@ -68,9 +69,11 @@ impl TrustedIssuers {
             http,
             audience: audience.to_owned(),
             claims: ClaimsConfig::with_groups_claim(groups_claim),
+            // Kept as written: an issuer is compared exactly with the assertion's `iss`, and some
+            // (Auth0) end in a slash.
             issuers: issuers
                 .iter()
-                .map(|issuer| (issuer.trim_end_matches('/').to_owned(), OnceCell::new()))
+                .map(|issuer| (issuer.clone(), OnceCell::new()))
                 .collect(),
         }
     }
@@ -88,7 +91,10 @@ impl TrustedIssuers {
     }
 
     async fn discover(&self, issuer: &str) -> Result<Arc<JwtVerifier>, String> {
-        let url = format!("{issuer}/.well-known/openid-configuration");
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            issuer.trim_end_matches('/')
+        );
         let document = DiscoveryDocument::fetch(&self.http, &url, Some(issuer))
             .await
             .map_err(|e| format!("discovery of the ID-JAG issuer {issuer}: {e}"))?;
@@ -124,10 +130,17 @@ pub(crate) async fn jwt_bearer(
         return Err(OAuthFailure::UnsupportedGrantType);
     };
     require_grant_type(client, JWT_BEARER)?;
+    // A public client proves nothing by its id: anyone holding a leaked assertion could redeem it.
+    if client.token_endpoint_auth_method == "none" {
+        return Err(OAuthFailure::UnauthorizedClient(
+            "the identity assertion grant is for confidential clients only; register with \
+             client_secret_basic or client_secret_post",
+        ));
+    }
     let assertion = params.require("assertion")?;
     if params
         .get("resource")
-        .is_some_and(|r| r != server.config.resource)
+        .is_some_and(|r| !same_resource(r, &server.config.resource))
     {
         return Err(OAuthFailure::InvalidTarget(
             "the only resource this server issues tokens for is its /mcp endpoint",
@@ -167,7 +180,8 @@ pub(crate) async fn jwt_bearer(
     }
     match claims.extra.get("resource") {
         None => {}
-        Some(serde_json::Value::String(resource)) if *resource == server.config.resource => {}
+        Some(serde_json::Value::String(resource))
+            if same_resource(resource, &server.config.resource) => {}
         Some(_) => {
             return Err(OAuthFailure::InvalidTarget(
                 "the assertion was issued for another resource",
@@ -179,7 +193,10 @@ pub(crate) async fn jwt_bearer(
             "the assertion must say when it was issued (iat) and when it expires (exp)",
         ));
     };
-    if expires_at - issued_at > MAX_LIFETIME_SECS {
+    if expires_at
+        .checked_sub(issued_at)
+        .is_none_or(|lifetime| !(0..=MAX_LIFETIME_SECS).contains(&lifetime))
+    {
         return Err(OAuthFailure::InvalidGrant(
             "the assertion lives longer than the 10 minutes accepted",
         ));
@@ -192,7 +209,13 @@ pub(crate) async fn jwt_bearer(
             "the assertion has no jti, so its single use cannot be checked",
         ))?;
 
-    let scope = granted_scope(server, params, claims.scopes.to_string(), &claims.groups)?;
+    let scope = assertion_scope(
+        server,
+        client,
+        params,
+        &claims.scopes.to_string(),
+        &claims.groups,
+    )?;
     // Claimed last, so that a refused request does not spend the assertion; kept until the
     // assertion could no longer be accepted anyway.
     let remaining = u64::try_from(expires_at)
@@ -258,29 +281,31 @@ pub(crate) async fn jwt_bearer(
 }
 
 /// The scopes granted: those asked for (`scope`, else the assertion's, else the defaults),
-/// within the assertion's when it names any, offered here, and allowed to `groups`.
-fn granted_scope(
+/// offered here and registered by the client (as for the authorization code), within the
+/// assertion's when it names any, and allowed to `groups` by the scope rules.
+fn assertion_scope(
     server: &AuthorizationServer,
+    client: &ClientRecord,
     params: &FormParams,
-    asserted: String,
+    asserted: &str,
     groups: &[String],
 ) -> Result<String, OAuthFailure> {
-    let asked = match params.get("scope") {
-        Some(scope) => scope.to_owned(),
-        None if !asserted.is_empty() => asserted.clone(),
-        None => server.config.default_scopes.join(" "),
-    };
-    for scope in asked.split_whitespace() {
-        if !server.config.scopes_supported.iter().any(|s| s == scope) {
-            return Err(OAuthFailure::InvalidScope(
-                "a requested scope is not offered by this server",
-            ));
-        }
-        if !asserted.is_empty() && !asserted.split_whitespace().any(|s| s == scope) {
-            return Err(OAuthFailure::InvalidScope(
-                "a requested scope is not in the assertion",
-            ));
-        }
+    let asked = params
+        .get("scope")
+        .or_else(|| (!asserted.is_empty()).then_some(asserted));
+    let asked = granted_scope(server, client.scope.as_deref(), asked).map_err(|_| {
+        OAuthFailure::InvalidScope(
+            "a requested scope is not offered by this server or not registered by this client",
+        )
+    })?;
+    if !asserted.is_empty()
+        && !asked
+            .split_whitespace()
+            .all(|scope| asserted.split_whitespace().any(|s| s == scope))
+    {
+        return Err(OAuthFailure::InvalidScope(
+            "a requested scope is not in the assertion",
+        ));
     }
     let granted = server.allowed_scope(&asked, groups);
     if granted.is_empty() {

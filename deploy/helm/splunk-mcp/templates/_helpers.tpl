@@ -171,7 +171,7 @@ Deployment, so a failed check fails `helm install` and `helm template`.
 {{- end }}
 {{- end }}
 {{- $splunk := $config.splunk | default dict }}
-{{- $secretKeys := list (list "auth" $auth "client_secret") (list "auth" $auth "client_secret_file") (list "auth.proxy" $proxy "encryption_key") (list "auth.proxy" $proxy "encryption_key_file") (list "splunk" $splunk "token") (list "splunk" $splunk "token_file") (list "splunk" $splunk "password") (list "splunk" $splunk "password_file") }}
+{{- $secretKeys := list (list "auth" $auth "client_secret") (list "auth" $auth "client_secret_file") (list "auth" $auth "client_key") (list "auth" $auth "client_key_file") (list "auth.proxy" $proxy "encryption_key") (list "auth.proxy" $proxy "encryption_key_file") (list "splunk" $splunk "token") (list "splunk" $splunk "token_file") (list "splunk" $splunk "password") (list "splunk" $splunk "password_file") }}
 {{- range $secretKeys }}
 {{- if hasKey (index . 1) (index . 2) }}
 {{- fail (printf "config.%s.%s would put a secret in the ConfigMap: give it in secrets.* or a Secret named in secrets.existingSecret (the chart mounts it and sets the *_FILE setting)" (index . 0) (index . 2)) }}
