@@ -3,7 +3,12 @@
 // for tests that must see the server through a real third-party client. See README.md.
 //
 //   node mcp-client.mjs --url URL [--token TOKEN] list
-//   node mcp-client.mjs --url URL [--token TOKEN] call TOOL ['JSON_ARGS']
+//   node mcp-client.mjs --url URL [--token TOKEN] [--progress] [--cancel-after MS] call TOOL ['JSON_ARGS']
+//
+// --progress asks for progress notifications (a progressToken) and prints
+// `{"result": ..., "progress": [...]}` instead of the bare result. --cancel-after MS aborts the
+// call after MS milliseconds, as a user pressing stop does (the SDK sends
+// notifications/cancelled), and prints `{"cancelled": true, "progress": [...]}`.
 //
 // Success: the result JSON on one stdout line, exit 0 (a tool result with isError is a success
 // of the protocol and is printed too). Failure: one stderr line `error: ...`, exit 1; when an HTTP
@@ -21,11 +26,11 @@ import { parseJsonArgs } from './json-args.mjs';
 
 const USAGE =
   'usage: node mcp-client.mjs --url URL [--token TOKEN] list\n' +
-  "       node mcp-client.mjs --url URL [--token TOKEN] call TOOL ['JSON_ARGS']";
+  "       node mcp-client.mjs --url URL [--token TOKEN] [--progress] [--cancel-after MS] call TOOL ['JSON_ARGS']";
 
 /** Parses argv into { url, token, command, tool, args }; throws a usage error. */
 function parseArgs(argv) {
-  const options = { url: undefined, token: undefined };
+  const options = { url: undefined, token: undefined, progress: false, cancelAfter: undefined };
   const positional = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -33,6 +38,12 @@ function parseArgs(argv) {
       const value = argv[++i];
       if (value === undefined) throw new Error(`${arg} needs a value\n${USAGE}`);
       options[arg.slice(2)] = value;
+    } else if (arg === '--progress') {
+      options.progress = true;
+    } else if (arg === '--cancel-after') {
+      const value = Number.parseInt(argv[++i], 10);
+      if (!Number.isInteger(value) || value < 0) throw new Error(`--cancel-after needs milliseconds\n${USAGE}`);
+      options.cancelAfter = value;
     } else if (arg === '-h' || arg === '--help') {
       process.stdout.write(`${USAGE}\n`);
       process.exit(0);
@@ -94,11 +105,33 @@ async function main() {
   const client = new Client({ name: 'splunk-mcp-test-client', version: '0.1.0' });
   await client.connect(transport);
   try {
-    const result =
-      options.command === 'list'
-        ? await client.listTools()
-        : await client.callTool({ name: options.tool, arguments: options.args });
-    process.stdout.write(`${JSON.stringify(result)}\n`);
+    if (options.command === 'list') {
+      process.stdout.write(`${JSON.stringify(await client.listTools())}\n`);
+      return;
+    }
+    const progress = [];
+    const abort = new AbortController();
+    const requestOptions = { signal: abort.signal };
+    if (options.progress) requestOptions.onprogress = (update) => progress.push(update);
+    if (options.cancelAfter !== undefined) {
+      setTimeout(() => abort.abort('cancelled by the test'), options.cancelAfter);
+    }
+    let result;
+    try {
+      result = await client.callTool(
+        { name: options.tool, arguments: options.args },
+        undefined,
+        requestOptions,
+      );
+    } catch (error) {
+      if (!abort.signal.aborted) throw error;
+      process.stdout.write(`${JSON.stringify({ cancelled: true, progress })}\n`);
+      return;
+    }
+    const printed = options.progress || options.cancelAfter !== undefined
+      ? { result, progress }
+      : result;
+    process.stdout.write(`${JSON.stringify(printed)}\n`);
   } finally {
     // Ends the server-side session (DELETE); a stateless server may refuse, which is fine.
     await transport.terminateSession().catch(() => {});

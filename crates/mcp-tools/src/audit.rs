@@ -28,6 +28,8 @@ pub enum Outcome {
     InvalidArguments,
     /// Splunk (or obtaining credentials for it) failed.
     Failed,
+    /// The client cancelled the call (or went away); its search job was cancelled.
+    Cancelled,
 }
 
 impl Outcome {
@@ -39,6 +41,7 @@ impl Outcome {
             Self::Refused => "refused",
             Self::InvalidArguments => "invalid_arguments",
             Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
         }
     }
 }

@@ -50,6 +50,10 @@ pub enum ToolError {
         /// The configured timeout.
         timeout: std::time::Duration,
     },
+    /// The client cancelled the call, or closed its connection, while the search ran; the
+    /// Splunk job was cancelled.
+    #[error("the search was cancelled by the client; its Splunk job was stopped")]
+    Cancelled,
 }
 
 impl ToolError {
@@ -63,6 +67,7 @@ impl ToolError {
             | Self::Splunk(_)
             | Self::NotFound(_)
             | Self::SearchTimeout { .. } => Outcome::Failed,
+            Self::Cancelled => Outcome::Cancelled,
         }
     }
 

@@ -45,7 +45,8 @@ pub use exchange::{
 };
 pub use registry::{PolicyConfig, RegistryError, Rule, ToolRegistry, ToolSpec};
 pub use server::{
-    GetIndexArgs, GetMetadataArgs, KvCollectionsArgs, KvQueryArgs, ListIndexesArgs,
-    ListSavedSearchesArgs, MetadataType, NoArgs, RunSavedSearchArgs, SearchArgs, SearchResultsArgs,
-    SearchStartArgs, SidArgs, SplunkTools, WhoamiArgs,
+    GetDashboardArgs, GetIndexArgs, GetMetadataArgs, KvCollectionsArgs, KvQueryArgs,
+    ListDashboardsArgs, ListDataModelsArgs, ListFiredAlertsArgs, ListIndexesArgs, ListLookupsArgs,
+    ListSavedSearchesArgs, LookupQueryArgs, MetadataType, NoArgs, RunSavedSearchArgs, SearchArgs,
+    SearchModeArg, SearchResultsArgs, SearchStartArgs, SidArgs, SplunkTools, WhoamiArgs,
 };

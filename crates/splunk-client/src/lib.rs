@@ -10,6 +10,9 @@
 //! - Search: [`Client::oneshot`], jobs ([`Client::create_job`], [`Client::wait_job`],
 //!   [`Client::job_results`] ...) and [`Client::export`], a constant-memory stream of rows.
 //! - Catalog: indexes, metadata, saved searches, apps, KV store.
+//! - Knowledge objects: fired alerts, dashboards and the searches they run
+//!   ([`View::searches`]), lookup table files and definitions, data models with their datasets
+//!   and fields.
 //! - Administration: users, roles, tokens; and [`mirror::Provisioner`] for per-person mirror
 //!   users with short-lived tokens.
 //!
@@ -40,6 +43,7 @@ mod config;
 mod endpoint;
 mod error;
 mod export;
+mod knowledge;
 pub mod mirror;
 mod observe;
 mod search;
@@ -58,9 +62,14 @@ pub use config::{ClientConfig, RetryPolicy, TlsConfig};
 pub use endpoint::Namespace;
 pub use error::{Error, Message, MessageType, Result};
 pub use export::{DEFAULT_MAX_LINE_BYTES, ExportDecoder, Row};
+pub use knowledge::{
+    Acceleration, DashboardKind, DashboardSearch, DataModel, DataModelDataset, DataModelField,
+    FiredAlert, FiredAlertGroup, LookupDefinition, LookupTableFile, View,
+};
 pub use observe::RequestObserver;
 pub use search::{
-    DEFAULT_PAGE_SIZE, DispatchState, JobStatus, SearchParams, SearchResults, Sid, WaitOptions,
+    DEFAULT_PAGE_SIZE, DispatchState, JobStatus, SearchMode, SearchParams, SearchResults, Sid,
+    WaitOptions,
 };
 pub use secrecy::{ExposeSecret, SecretString};
 pub use time::{TimeModifier, TimeRange};

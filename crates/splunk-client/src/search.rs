@@ -31,6 +31,33 @@ pub struct SearchParams {
     pub offset: Option<u64>,
     /// For oneshot: only these fields (`f`, repeated).
     pub fields: Vec<String>,
+    /// `adhoc_search_level`: fast, smart (Splunk's default) or verbose.
+    pub mode: Option<SearchMode>,
+    /// `sample_ratio`: keep one event in this many (event sampling; 1 or none: all).
+    pub sample_ratio: Option<u64>,
+}
+
+/// How much a search extracts (`adhoc_search_level`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SearchMode {
+    /// Only the fields the search needs: quickest.
+    Fast,
+    /// Fields as needed by the search, all of them for event searches (Splunk's default).
+    Smart,
+    /// Every field of every event.
+    Verbose,
+}
+
+impl SearchMode {
+    /// The value Splunk takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fast => "fast",
+            Self::Smart => "smart",
+            Self::Verbose => "verbose",
+        }
+    }
 }
 
 impl SearchParams {
@@ -54,7 +81,12 @@ impl SearchParams {
             self.time_range.latest.as_ref().map(|t| t.to_param()),
         )
         .push_opt("max_count", self.max_count.map(|n| n.to_string()))
-        .push_opt("max_time", self.max_time.map(|n| n.to_string()));
+        .push_opt("max_time", self.max_time.map(|n| n.to_string()))
+        .push_opt(
+            "adhoc_search_level",
+            self.mode.map(|m| m.as_str().to_owned()),
+        )
+        .push_opt("sample_ratio", self.sample_ratio.map(|n| n.to_string()));
         Ok(form)
     }
 }
@@ -400,10 +432,21 @@ impl Client {
     /// Polls a job until it is done, with growing pauses, up to `options.deadline`.
     /// A failed job is [`Error::SearchFailed`] with its messages.
     pub async fn wait_job(&self, sid: &Sid, options: WaitOptions) -> Result<JobStatus> {
+        self.wait_job_watching(sid, options, |_| {}).await
+    }
+
+    /// [`Client::wait_job`], handing `watch` every status read on the way (for progress).
+    pub async fn wait_job_watching(
+        &self,
+        sid: &Sid,
+        options: WaitOptions,
+        mut watch: impl FnMut(&JobStatus),
+    ) -> Result<JobStatus> {
         let deadline = tokio::time::Instant::now() + options.deadline;
         let mut interval = options.first_interval;
         loop {
             let status = self.job_status(sid).await?;
+            watch(&status);
             if status.is_failed || status.dispatch_state == DispatchState::Failed {
                 return Err(status.failure());
             }
@@ -599,6 +642,15 @@ mod tests {
         assert_eq!(
             params.form("index=web").unwrap().encode(),
             "search=search+index%3Dweb&earliest_time=-24h%40h&latest_time=now&max_count=10"
+        );
+        let sampled = SearchParams {
+            mode: Some(SearchMode::Fast),
+            sample_ratio: Some(10),
+            ..SearchParams::default()
+        };
+        assert_eq!(
+            sampled.form("| makeresults").unwrap().encode(),
+            "search=%7C+makeresults&adhoc_search_level=fast&sample_ratio=10"
         );
     }
 

@@ -40,6 +40,9 @@ pub(crate) struct RawEntry {
     pub(crate) name: String,
     #[serde(default)]
     pub(crate) author: String,
+    /// When the object last changed (ISO 8601), as Splunk renders it.
+    #[serde(default)]
+    pub(crate) updated: String,
     #[serde(default)]
     pub(crate) acl: Option<Acl>,
     #[serde(default)]

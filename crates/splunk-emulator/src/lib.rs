@@ -17,8 +17,11 @@
 //! keeps them after a sign-in under the test world's group mapping (`analysts` → web_analyst,
 //! `admins` → admin; carol is in no group and holds `user` by name), roles
 //! `admin`/`power`/`user`/`web_analyst`/`security_analyst`/`mcp_user`, the seeded indexes of
-//! [`data`], five saved searches, four apps and two KV store collections (`assets`,
-//! `threat_intel`). No IdP is trusted until one is configured through
+//! [`data`], five saved searches, four apps, two KV store collections (`assets`,
+//! `threat_intel`), and knowledge objects: alerts fired by the two scheduled saved searches, the
+//! dashboards `web_overview` (Simple XML) and `security_posture` (Dashboard Studio), the lookup
+//! `http_status.csv` with its definition `http_status` (which `| inputlookup` reads), and the
+//! data model `Web`. No IdP is trusted until one is configured through
 //! `/services/authentication/providers/oauth2`.
 //!
 //! Assumptions where Splunk's behaviour is unconfirmed (see `splunk-rest.md`): an IdP JWT is

@@ -153,11 +153,17 @@ impl World {
     /// [`World::start`] with the IdP started with `idp_args` instead (e.g. none, so that
     /// access tokens name only the resource they were asked for).
     pub async fn start_with_idp(idp_args: &[&str]) -> Self {
+        Self::start_with(idp_args, EmulatorConfig::default()).await
+    }
+
+    /// [`World::start_with_idp`] with the emulator configured as `emulator` (its small `bench`
+    /// index kept), e.g. with jobs that run for seconds.
+    pub async fn start_with(idp_args: &[&str], emulator: EmulatorConfig) -> Self {
         let http = http_client();
         let idp = Idp::start(idp_args).await;
         let splunk = Emulator::start(EmulatorConfig {
             bench_events: 1_000,
-            ..EmulatorConfig::default()
+            ..emulator
         })
         .await
         .expect("emulator starts");

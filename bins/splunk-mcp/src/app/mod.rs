@@ -52,7 +52,8 @@ async fn tools(
     Ok(
         SplunkTools::new(settings.tools.clone(), credentials, registry)
             .with_observer(Arc::new(metrics.clone()))
-            .with_tools_list_filter(settings.server.filter_tools_list),
+            .with_tools_list_filter(settings.server.filter_tools_list)
+            .with_tool_list_changes(!settings.server.stateless),
     )
 }
 

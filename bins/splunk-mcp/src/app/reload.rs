@@ -25,7 +25,7 @@ pub(crate) fn spawn_on_hangup(settings: &Settings, tools: &SplunkTools) -> anyho
             match reload(&settings, &offered) {
                 Ok(registry) => {
                     let custom = registry.custom_tools().count();
-                    tools.replace_registry(registry);
+                    tools.replace_registry(registry).await;
                     tracing::info!(
                         file = %file.path.display(),
                         custom_tools = custom,

@@ -5,12 +5,17 @@
 //! searched as that exact text), the tools file re-read on SIGHUP without dropping a session,
 //! and bad definitions stopping the binary with exit status 2.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rmcp::RoleClient;
+use rmcp::service::NotificationContext;
 use serde_json::{Value, json};
 
 use crate::policy::{RawSession, listed_tools};
 use crate::support::{
-    Server, call, connect, log_path, passthrough_server, run_to_end, text, token_for, ts_client,
-    wait_for_audit,
+    Server, call, connect, connect_with, log_path, passthrough_server, run_to_end, text, token_for,
+    ts_client, wait_for_audit,
 };
 
 /// The tools of these tests, as an administrator writes them.
@@ -310,12 +315,39 @@ async fn hostile_values_are_refused_or_searched_as_that_exact_text() {
     }
 }
 
+/// An MCP client that counts the server's `notifications/tools/list_changed`.
+#[derive(Clone, Default)]
+struct ListChanges(Arc<AtomicUsize>);
+
+impl rmcp::ClientHandler for ListChanges {
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+impl ListChanges {
+    /// Waits (10 s at most) until `count` notifications have come.
+    async fn wait_for(&self, count: usize) {
+        for _ in 0..100 {
+            if self.0.load(Ordering::SeqCst) >= count {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!(
+            "{} tools/list_changed notifications, not {count}",
+            self.0.load(Ordering::SeqCst)
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reloads_the_tools_file_without_dropping_a_session() {
     let path = tools_file(TOOLS);
     let (world, server) = passthrough_server(&[("MCP_TOOLS_FILE", path.clone())]).await;
     let alice = token_for(&world, &server, "alice", READ_SEARCH).await;
-    let client = connect(&server.mcp_url, &alice).await;
+    let changes = ListChanges::default();
+    let client = connect_with(&server.mcp_url, &alice, changes.clone()).await;
     let names = |tools: Vec<rmcp::model::Tool>| -> Vec<String> {
         tools.into_iter().map(|t| t.name.into_owned()).collect()
     };
@@ -325,6 +357,8 @@ async fn sighup_reloads_the_tools_file_without_dropping_a_session() {
     std::fs::write(&path, &renamed).expect("rewrite the tools file");
     server.hangup();
     wait_for_log(&server, "reloaded the tools file", 1).await;
+    // The session is told, so clients list the tools again.
+    changes.wait_for(1).await;
     // The same session, not a new one.
     let listed = names(
         client
@@ -374,9 +408,12 @@ async fn sighup_reloads_the_tools_file_without_dropping_a_session() {
         assert!(log.contains(why), "{log}");
         let answer = call(&client, "find_text", json!({"text": "kept"})).await;
         assert_eq!(rows(&answer), [json!({"echoed": "kept"})], "{}", text(&answer));
+        // A refused file changed nothing, so nobody was told of a change.
+        assert_eq!(changes.0.load(Ordering::SeqCst), round + 1);
         std::fs::write(&path, &renamed).expect("restore the tools file");
         server.hangup();
         wait_for_log(&server, "reloaded the tools file", round + 2).await;
+        changes.wait_for(round + 2).await;
     }
     client.cancel().await.expect("close the session");
 }

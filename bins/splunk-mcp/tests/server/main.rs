@@ -11,6 +11,7 @@ mod errors;
 mod exchange;
 mod http_auth;
 mod id_jag;
+mod long_searches;
 mod mirror;
 mod outages;
 mod passthrough;

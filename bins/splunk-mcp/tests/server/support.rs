@@ -307,20 +307,30 @@ pub(crate) async fn token_for(world: &World, server: &Server, user: &str, scope:
 
 /// The rmcp client connected over streamable HTTP with `Authorization: Bearer <token>`.
 pub(crate) async fn connect(mcp_url: &str, token: &str) -> RunningService<RoleClient, ()> {
+    connect_with(mcp_url, token, ()).await
+}
+
+/// [`connect`] with `handler` receiving what the server sends on its own (notifications).
+pub(crate) async fn connect_with<H: rmcp::ClientHandler>(
+    mcp_url: &str,
+    token: &str,
+    handler: H,
+) -> RunningService<RoleClient, H> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()
         .expect("HTTP client");
     let config = StreamableHttpClientTransportConfig::with_uri(mcp_url).auth_header(token);
-    ().serve(StreamableHttpClientTransport::with_client(http, config))
+    handler
+        .serve(StreamableHttpClientTransport::with_client(http, config))
         .await
         .unwrap_or_else(|e| panic!("MCP initialize at {mcp_url}: {e}"))
 }
 
 /// Calls `tool` with `args` (a JSON object); a protocol error panics, a tool error is returned.
-pub(crate) async fn call(
-    client: &RunningService<RoleClient, ()>,
+pub(crate) async fn call<H: rmcp::ClientHandler>(
+    client: &RunningService<RoleClient, H>,
     tool: &str,
     args: Value,
 ) -> CallToolResult {

@@ -2,7 +2,8 @@
 
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, Extensions};
-use rmcp::{ErrorData, tool, tool_router};
+use rmcp::service::RequestContext;
+use rmcp::{ErrorData, RoleServer, tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -149,10 +150,10 @@ outputlookup, sendemail, ...) is refused. The time range defaults to the saved s
     async fn splunk_run_saved_search(
         &self,
         params: Parameters<RunSavedSearchArgs>,
-        extensions: Extensions,
+        request: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
         let args = params.0;
-        let mut call = self.start("splunk_run_saved_search", &args, &extensions);
+        let mut call = self.start("splunk_run_saved_search", &args, &request.extensions);
         let result = async {
             let client = self.client(&call).await?;
             let ns = namespace(args.app.as_deref());
@@ -174,7 +175,7 @@ outputlookup, sendemail, ...) is refused. The time range defaults to the saved s
                 .dispatch_saved_search(&ns, &args.name, range.as_ref())
                 .await?;
             let label = format!("saved search '{}'", args.name);
-            self.collect_job(&mut call, &client, sid, &label, requested, &[])
+            self.collect_job(&mut call, &client, sid, &label, requested, &[], &request)
                 .await
         }
         .await;

@@ -2,7 +2,7 @@
 //! run with the caller's Splunk credentials and written to the audit log.
 
 use std::borrow::Cow;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 
 use arc_swap::ArcSwap;
@@ -13,10 +13,10 @@ use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
     CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Extensions,
-    Implementation, ListToolsResult, PaginatedRequestParams, ProtocolVersion, ServerCapabilities,
-    ServerConfig, Tool,
+    Implementation, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
+    ProtocolVersion, ServerCapabilities, ServerConfig, Tool,
 };
-use rmcp::service::RequestContext;
+use rmcp::service::{NotificationContext, Peer, RequestContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -36,9 +36,14 @@ use crate::spl_guard::SplGuard;
 mod admin;
 mod catalog;
 mod jobs;
+mod knowledge;
 
 pub use catalog::{KvCollectionsArgs, KvQueryArgs, ListSavedSearchesArgs, RunSavedSearchArgs};
 pub use jobs::{SearchResultsArgs, SearchStartArgs, SidArgs};
+pub use knowledge::{
+    GetDashboardArgs, ListDashboardsArgs, ListDataModelsArgs, ListFiredAlertsArgs, ListLookupsArgs,
+    LookupQueryArgs,
+};
 
 /// What the server tells a client about itself at `initialize`.
 const INSTRUCTIONS: &str = "Tools to explore and search Splunk as the signed-in user. Start with \
@@ -55,6 +60,7 @@ pub struct SplunkTools {
     /// Builder settings, kept outside `shared` so that they can be set after `new`.
     observer: Option<Arc<dyn CallObserver>>,
     filter_tools_list: bool,
+    announce_tool_changes: bool,
 }
 
 #[derive(Debug)]
@@ -66,6 +72,9 @@ struct Shared {
     /// calls in flight finish with the one they started with.
     registry: ArcSwap<ToolRegistry>,
     jobs: jobs::JobOwners,
+    /// The sessions' clients, told when the tools change; closed ones are dropped as new ones
+    /// come.
+    peers: Mutex<Vec<Peer<RoleServer>>>,
 }
 
 impl SplunkTools {
@@ -84,10 +93,12 @@ impl SplunkTools {
                 credentials,
                 registry: ArcSwap::from_pointee(registry),
                 jobs: jobs::JobOwners::default(),
+                peers: Mutex::new(Vec::new()),
             }),
             caller: None,
             observer: None,
             filter_tools_list: true,
+            announce_tool_changes: true,
         }
     }
 
@@ -107,6 +118,7 @@ impl SplunkTools {
             caller,
             observer: self.observer.clone(),
             filter_tools_list: self.filter_tools_list,
+            announce_tool_changes: self.announce_tool_changes,
         }
     }
 
@@ -116,6 +128,14 @@ impl SplunkTools {
     /// [`SplunkTools::with_observer`].
     pub fn with_tools_list_filter(mut self, on: bool) -> Self {
         self.filter_tools_list = on;
+        self
+    }
+
+    /// Whether the server declares `tools.listChanged` and tells sessions when a reload changed
+    /// the tools (`true`, the default). Stateless servers keep no session to tell. A builder
+    /// step, like [`SplunkTools::with_observer`].
+    pub fn with_tool_list_changes(mut self, on: bool) -> Self {
+        self.announce_tool_changes = on;
         self
     }
 
@@ -149,9 +169,33 @@ impl SplunkTools {
     }
 
     /// Serves `registry` from the next call on, in every session: how a reloaded tools file
-    /// takes effect without dropping anyone.
-    pub fn replace_registry(&self, registry: ToolRegistry) {
+    /// takes effect without dropping anyone. Every open session is sent
+    /// `notifications/tools/list_changed`, so clients list the tools again.
+    pub async fn replace_registry(&self, registry: ToolRegistry) {
         self.shared.registry.store(Arc::new(registry));
+        let peers: Vec<Peer<RoleServer>> = {
+            let mut peers = self
+                .shared
+                .peers
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            peers.retain(|peer| !peer.is_transport_closed());
+            peers.clone()
+        };
+        // One task per session, each with a bound: a client that reads nothing must not hold
+        // up the others, nor the next reload.
+        for peer in peers {
+            tokio::spawn(async move {
+                let told = tokio::time::timeout(
+                    std::time::Duration::from_secs(10),
+                    peer.notify_tool_list_changed(),
+                )
+                .await;
+                if !matches!(told, Ok(Ok(()))) {
+                    tracing::debug!("a session could not be told that the tools changed");
+                }
+            });
+        }
     }
 
     /// Every built-in tool's MCP definition (name, description, schemas, annotations).
@@ -159,10 +203,10 @@ impl SplunkTools {
         Self::router().list_all()
     }
 
-    /// The MCP definition of the tool `name` served now, built-in or custom.
-    fn definition(&self, name: &str) -> Option<Tool> {
+    /// The MCP definition of the tool `name` in `registry`, built-in or custom.
+    fn definition(name: &str, registry: &ToolRegistry) -> Option<Tool> {
         Self::router().get(name).cloned().or_else(|| {
-            self.registry()
+            registry
                 .custom_tool(name)
                 .map(|tool| tool.definition().clone())
         })
@@ -173,11 +217,16 @@ impl SplunkTools {
     fn router() -> &'static ToolRouter<Self> {
         static ROUTER: OnceLock<ToolRouter<SplunkTools>> = OnceLock::new();
         ROUTER.get_or_init(|| {
-            Self::tool_router() + Self::job_router() + Self::catalog_router() + Self::admin_router()
+            Self::tool_router()
+                + Self::job_router()
+                + Self::catalog_router()
+                + Self::admin_router()
+                + Self::knowledge_router()
         })
     }
 
-    /// Starts the record of one call: caller, time, argument digest.
+    /// Starts the record of one call: caller, time, argument digest, and the policy in force
+    /// now, which every check of the call then uses (a reload meanwhile changes nothing for it).
     fn start(
         &self,
         tool: impl Into<Cow<'static, str>>,
@@ -196,25 +245,14 @@ impl SplunkTools {
             sid: None,
             splunk_user: OnceLock::new(),
             observer: self.observer.clone(),
+            registry: self.registry(),
         }
     }
 
     /// Refuses the call unless the caller passes the tool's policy. Without a caller (an
     /// unauthenticated transport) there is nothing to check: such transports are local only.
     fn authorize(&self, call: &Call) -> Result<(), ToolError> {
-        self.check_policy(&call.tool, call.caller.as_ref())
-    }
-
-    /// Whether `caller` may call `tool` (anyone may on an unauthenticated transport).
-    fn check_policy(&self, tool: &str, caller: Option<&AuthContext>) -> Result<(), ToolError> {
-        let Some(caller) = caller else {
-            return Ok(());
-        };
-        let registry = self.registry();
-        match registry.evaluate(tool, caller) {
-            Decision::Allow => Ok(()),
-            Decision::Deny(denial) => Err(ToolError::Denied(registry.refusal_reason(&denial))),
-        }
+        check_policy(&call.registry, &call.tool, call.caller.as_ref())
     }
 
     /// Authorizes the call and resolves the Splunk client for its caller.
@@ -238,12 +276,13 @@ impl SplunkTools {
         &self,
         request: &CallToolRequestParams,
         extensions: &Extensions,
+        registry: &ToolRegistry,
     ) -> Option<CallToolResult> {
-        let tool = self.definition(&request.name)?;
+        let tool = Self::definition(&request.name, registry)?;
         let caller = caller_in(extensions).or_else(|| self.caller.clone());
         let empty = serde_json::Map::new();
         let args = request.arguments.as_ref().unwrap_or(&empty);
-        let refusal = match self.check_policy(&tool.name, caller.as_ref()) {
+        let refusal = match check_policy(registry, &tool.name, caller.as_ref()) {
             Err(denied) => denied,
             Ok(()) => match crate::arguments::check(&tool.input_schema, args) {
                 Err(problems) => ToolError::Arguments(format!("{}: {problems}", tool.name)),
@@ -259,12 +298,15 @@ impl SplunkTools {
     async fn call_custom(
         &self,
         tool: Arc<CustomTool>,
-        request: &CallToolRequestParams,
-        extensions: &Extensions,
+        registry: Arc<ToolRegistry>,
+        params: &CallToolRequestParams,
+        request: &RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
         let empty = serde_json::Map::new();
-        let args = request.arguments.as_ref().unwrap_or(&empty);
-        let mut call = self.start(tool.name().to_owned(), args, extensions);
+        let args = params.arguments.as_ref().unwrap_or(&empty);
+        let mut call = self.start(tool.name().to_owned(), args, &request.extensions);
+        // The policy the tool was found in, not one a reload put in place since.
+        call.registry = registry;
         let result = async {
             self.authorize(&call)?;
             let search = tool.render(args, call.caller.as_ref())?;
@@ -273,8 +315,10 @@ impl SplunkTools {
                 earliest: search.earliest,
                 latest: search.latest,
                 max_results: search.max_results,
+                mode: None,
+                sample_ratio: None,
             };
-            self.search(&mut call, args).await
+            self.search(&mut call, args, request).await
         }
         .await;
         call.finish(result)
@@ -308,6 +352,22 @@ fn caller_in(extensions: &Extensions) -> Option<AuthContext> {
     })
 }
 
+/// Whether `caller` may call `tool` under `registry` (anyone may on an unauthenticated
+/// transport).
+fn check_policy(
+    registry: &ToolRegistry,
+    tool: &str,
+    caller: Option<&AuthContext>,
+) -> Result<(), ToolError> {
+    let Some(caller) = caller else {
+        return Ok(());
+    };
+    match registry.evaluate(tool, caller) {
+        Decision::Allow => Ok(()),
+        Decision::Deny(denial) => Err(ToolError::Denied(registry.refusal_reason(&denial))),
+    }
+}
+
 /// One tool call in progress: what the audit event will say.
 struct Call {
     tool: Cow<'static, str>,
@@ -320,6 +380,8 @@ struct Call {
     /// Set by the first credential resolution (interior, as tools hold `&Call` meanwhile).
     splunk_user: OnceLock<String>,
     observer: Option<Arc<dyn CallObserver>>,
+    /// The policy (and custom tools) the call is checked against, from its start.
+    registry: Arc<ToolRegistry>,
 }
 
 impl Call {
@@ -390,6 +452,37 @@ pub struct SearchArgs {
     /// Most rows to return (default 100; the server caps it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_results: Option<u64>,
+    /// Search mode: `fast` (only the fields the search uses; quickest), `smart` (Splunk's
+    /// default) or `verbose` (every field of every event).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<SearchModeArg>,
+    /// Event sampling: keep one event in this many (e.g. 100 for a quick estimate over a large
+    /// index; counts then stand for about 1/100 of the events). Default: no sampling.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub sample_ratio: Option<u64>,
+}
+
+/// A search mode (Splunk's `adhoc_search_level`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchModeArg {
+    /// Only the fields the search uses.
+    Fast,
+    /// Splunk's default.
+    Smart,
+    /// Every field of every event.
+    Verbose,
+}
+
+impl From<SearchModeArg> for splunk_client::SearchMode {
+    fn from(mode: SearchModeArg) -> Self {
+        match mode {
+            SearchModeArg::Fast => Self::Fast,
+            SearchModeArg::Smart => Self::Smart,
+            SearchModeArg::Verbose => Self::Verbose,
+        }
+    }
 }
 
 /// Arguments of `splunk_list_indexes`.
@@ -471,11 +564,11 @@ data (delete, collect, outputlookup, sendemail, ...) are refused, in subsearches
     async fn splunk_search(
         &self,
         params: Parameters<SearchArgs>,
-        extensions: Extensions,
+        request: RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ErrorData> {
         let args = params.0;
-        let mut call = self.start("splunk_search", &args, &extensions);
-        let result = self.search(&mut call, args).await;
+        let mut call = self.start("splunk_search", &args, &request.extensions);
+        let result = self.search(&mut call, args, &request).await;
         call.finish(result)
     }
 
@@ -733,7 +826,12 @@ capabilities. Use to understand why a search sees or misses data.",
 impl SplunkTools {
     /// The body of `splunk_search`: guard, job, wait (cancelling on timeout), one page of
     /// results cut to the row and byte limits.
-    async fn search(&self, call: &mut Call, args: SearchArgs) -> Result<CallToolResult, ToolError> {
+    async fn search(
+        &self,
+        call: &mut Call,
+        args: SearchArgs,
+        request: &RequestContext<RoleServer>,
+    ) -> Result<CallToolResult, ToolError> {
         let config = &self.shared.config;
         call.spl = Some(args.spl.clone());
         self.authorize(call)?;
@@ -747,10 +845,17 @@ impl SplunkTools {
                 reason: "must be at least 1".to_owned(),
             });
         }
+        if args.sample_ratio == Some(0) {
+            return Err(ToolError::InvalidArgument {
+                what: "sample_ratio",
+                reason: "must be at least 1".to_owned(),
+            });
+        }
+        let mut params = SearchParams::with_time_range(range);
+        params.mode = args.mode.map(Into::into);
+        params.sample_ratio = args.sample_ratio;
         let client = self.client(call).await?;
-        let sid = client
-            .create_job(checked.text(), &SearchParams::with_time_range(range))
-            .await?;
+        let sid = client.create_job(checked.text(), &params).await?;
         self.collect_job(
             call,
             &client,
@@ -758,14 +863,17 @@ impl SplunkTools {
             checked.text(),
             requested,
             checked.indexes(),
+            request,
         )
         .await
     }
 
-    /// Waits for job `sid` (cancelling it past the timeout) and answers with its first rows,
+    /// Waits for job `sid` (cancelling it past the timeout, or when `request` is cancelled, and
+    /// reporting its progress when `request` asked for it) and answers with its first rows,
     /// cut to the row and byte limits with a note saying so. `label` names the search in the
     /// answer; `requested` is the caller's row limit before the server's cap. When nothing is
     /// found, a note names those of `named_indexes` the caller cannot see.
+    #[allow(clippy::too_many_arguments)] // each is one fact of the search being collected
     async fn collect_job(
         &self,
         call: &mut Call,
@@ -774,23 +882,22 @@ impl SplunkTools {
         label: &str,
         requested: u64,
         named_indexes: &[String],
+        request: &RequestContext<RoleServer>,
     ) -> Result<CallToolResult, ToolError> {
         let config = &self.shared.config;
         let limit = requested.min(config.max_results_cap);
         call.sid = Some(sid.to_string());
         self.shared.jobs.remember(&sid, call.subject());
-        let status = match client
-            .wait_job(&sid, WaitOptions::with_deadline(config.search_timeout))
-            .await
-        {
+        let status = match wait_watched(client, &sid, config.search_timeout, request).await {
             Ok(status) => status,
-            Err(splunk_client::Error::Timeout { .. }) => {
+            Err(WaitEnd::Splunk(splunk_client::Error::Timeout { .. })) => {
                 cancel_quietly(client, &sid).await;
                 return Err(ToolError::SearchTimeout {
                     timeout: config.search_timeout,
                 });
             }
-            Err(e) => return Err(e.into()),
+            Err(WaitEnd::Splunk(e)) => return Err(e.into()),
+            Err(WaitEnd::Cancelled) => return Err(ToolError::Cancelled),
         };
         // One row more than the limit tells whether there were more, even when the job's
         // result count is unknown.
@@ -888,6 +995,67 @@ async fn invisible_indexes_note(client: &Client, named: &[String]) -> Option<Str
     }
 }
 
+/// Waits for job `sid` as [`Client::wait_job`] does, and meanwhile:
+/// - when `request` carries a progress token, sends `notifications/progress` from the job's
+///   `doneProgress` (0 to 100) and scanned events, at most every [`PROGRESS_EVERY`] and only
+///   when it moved;
+/// - when `request` is cancelled (`notifications/cancelled`, or the client's connection closed),
+///   cancels the job and answers [`ToolError::Cancelled`].
+async fn wait_watched(
+    client: &Client,
+    sid: &Sid,
+    timeout: std::time::Duration,
+    request: &RequestContext<RoleServer>,
+) -> Result<splunk_client::JobStatus, WaitEnd> {
+    let progress_token = request.meta.get_progress_token();
+    let (progress_tx, mut progress_rx) = tokio::sync::mpsc::unbounded_channel::<(f64, u64)>();
+    let watching = progress_token.is_some();
+    let wait = client.wait_job_watching(sid, WaitOptions::with_deadline(timeout), move |status| {
+        if watching {
+            let _ = progress_tx.send((status.done_progress, status.scan_count));
+        }
+    });
+    tokio::pin!(wait);
+    let mut last: Option<(Instant, f64)> = None;
+    loop {
+        tokio::select! {
+            result = &mut wait => return result.map_err(WaitEnd::Splunk),
+            () = request.ct.cancelled() => {
+                cancel_quietly(client, sid).await;
+                return Err(WaitEnd::Cancelled);
+            }
+            Some((done, scanned)) = progress_rx.recv() => {
+                let Some(token) = &progress_token else { continue };
+                let percent = (done * 100.0).clamp(0.0, 100.0);
+                let due = last.is_none_or(|(at, sent)| {
+                    percent > sent && at.elapsed() >= PROGRESS_EVERY
+                });
+                if !due {
+                    continue;
+                }
+                last = Some((Instant::now(), percent));
+                let mut note = ProgressNotificationParam::new(token.clone(), percent);
+                note.total = Some(100.0);
+                note.message = Some(format!("{scanned} events scanned"));
+                if let Err(e) = request.peer.notify_progress(note).await {
+                    tracing::debug!(error = %e, "a progress notification could not be sent");
+                }
+            }
+        }
+    }
+}
+
+/// How often at most a search reports progress.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Why [`wait_watched`] stopped without a finished job.
+enum WaitEnd {
+    /// Splunk failed, or the wait timed out.
+    Splunk(splunk_client::Error),
+    /// The request was cancelled (and the job with it).
+    Cancelled,
+}
+
 /// Cancels a job whose result nobody will read; a failure only leaves it to expire.
 async fn cancel_quietly(client: &Client, sid: &Sid) {
     if let Err(e) = client.cancel_job(sid).await {
@@ -938,8 +1106,8 @@ fn index_json(index: &splunk_client::Index) -> Value {
 }
 
 // `list_tools` is written here because the list depends on the caller and on the custom tools,
-// `get_tool` because of the custom tools, and `call_tool` because a call is checked before its
-// tool runs.
+// `get_tool` because of the custom tools, `call_tool` because a call is checked before its tool
+// runs, and `on_initialized` to know whom to tell when the tools change.
 #[tool_handler(router = Self::router())]
 impl ServerHandler for SplunkTools {
     async fn call_tool(
@@ -947,12 +1115,14 @@ impl ServerHandler for SplunkTools {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
-        if let Some(refused) = self.refuse_before_dispatch(&request, &context.extensions) {
+        let registry = self.registry();
+        if let Some(refused) = self.refuse_before_dispatch(&request, &context.extensions, &registry)
+        {
             return Ok(refused.into());
         }
-        if let Some(custom) = self.registry().custom_tool(&request.name).cloned() {
+        if let Some(custom) = registry.custom_tool(&request.name).cloned() {
             return self
-                .call_custom(custom, &request, &context.extensions)
+                .call_custom(custom, registry, &request, &context)
                 .await
                 .map(Into::into);
         }
@@ -961,7 +1131,7 @@ impl ServerHandler for SplunkTools {
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        self.definition(name)
+        Self::definition(name, &self.registry())
     }
 
     async fn list_tools(
@@ -985,8 +1155,30 @@ impl ServerHandler for SplunkTools {
         Ok(result)
     }
 
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        tracing::info!("client initialized");
+        if !self.announce_tool_changes {
+            return;
+        }
+        let mut peers = self
+            .shared
+            .peers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        peers.retain(|peer| !peer.is_transport_closed());
+        peers.push(context.peer);
+    }
+
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+        let capabilities = if self.announce_tool_changes {
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .build()
+        } else {
+            ServerCapabilities::builder().enable_tools().build()
+        };
+        ServerConfig::new(capabilities)
             .with_server_info(Implementation::new("splunk-mcp", env!("CARGO_PKG_VERSION")))
             .with_instructions(INSTRUCTIONS)
     }

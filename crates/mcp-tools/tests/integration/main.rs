@@ -2,6 +2,7 @@
 //! in-process duplex transport, and the tools call the Splunk emulator over real HTTP.
 
 mod audit;
+mod knowledge;
 mod mirror;
 mod support;
 mod tools;

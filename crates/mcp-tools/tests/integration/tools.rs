@@ -95,6 +95,66 @@ async fn search_returns_rows_as_structured_content_and_text() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_mode_and_event_sampling_reach_splunk() {
+    let world = World::start().await;
+    let client = connect(world.service_server(ToolsConfig::default())).await;
+    let count = |result: &rmcp::model::CallToolResult| -> u64 {
+        assert_eq!(result.is_error, Some(false), "{}", text(result));
+        let rows = &result.structured_content.as_ref().unwrap()["rows"];
+        rows[0]["count"].as_str().unwrap().parse().unwrap()
+    };
+    let spl = "index=web | stats count";
+    let all = count(
+        &call(
+            &client,
+            "splunk_search",
+            json!({"spl": spl, "earliest": "0"}),
+        )
+        .await,
+    );
+    let sampled = count(
+        &call(
+            &client,
+            "splunk_search",
+            json!({"spl": spl, "earliest": "0", "mode": "fast", "sample_ratio": 10}),
+        )
+        .await,
+    );
+    // One event in ten, give or take the last one.
+    assert!(
+        sampled.abs_diff(all / 10) <= 1,
+        "{sampled} sampled of {all} events"
+    );
+    let job = world
+        .emulator
+        .request_log()
+        .into_iter()
+        .rfind(|r| r.method == "POST" && r.path.ends_with("/search/jobs"))
+        .expect("a job was created");
+    for (name, value) in [("adhoc_search_level", "fast"), ("sample_ratio", "10")] {
+        assert!(
+            job.params.iter().any(|(k, v)| k == name && v == value),
+            "{name}={value} not in {:?}",
+            job.params
+        );
+    }
+    let refused = call(
+        &client,
+        "splunk_search",
+        json!({"spl": spl, "mode": "quick", "sample_ratio": 0}),
+    )
+    .await;
+    assert_eq!(refused.is_error, Some(true));
+    assert!(
+        text(&refused).contains("argument `mode` must be one of: fast, smart, verbose")
+            && text(&refused).contains("argument `sample_ratio` must be at least 1"),
+        "{}",
+        text(&refused)
+    );
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn guard_refusals_are_tool_errors_naming_the_command() {
     let world = World::start().await;
     let client = connect(world.service_server(ToolsConfig::default())).await;
@@ -549,6 +609,7 @@ async fn tools_list_shows_each_caller_only_its_tools() {
     assert_eq!(
         searcher_tools,
         [
+            "splunk_lookup_query",
             "splunk_run_saved_search",
             "splunk_search",
             "splunk_search_cancel",

@@ -7,6 +7,7 @@ mod admin;
 mod auth;
 mod catalog;
 mod export;
+mod knowledge;
 mod mirror;
 mod observe;
 mod reliability;

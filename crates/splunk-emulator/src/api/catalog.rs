@@ -26,7 +26,7 @@ fn obj(value: Value) -> Map<String, Value> {
 }
 
 /// Encodes a name for use as a path segment (saved search names contain spaces).
-fn segment(name: &str) -> String {
+pub(crate) fn segment(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     for b in name.bytes() {
         match b {
@@ -416,6 +416,7 @@ pub(crate) async fn dispatch_saved(
         &saved.search,
         Some(&earliest),
         Some(&latest),
+        1,
     )?;
     let sid = jobs::saved_search_sid(&state, &caller.username, &saved.app);
     let mut request = vec![

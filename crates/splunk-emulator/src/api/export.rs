@@ -31,6 +31,7 @@ pub(crate) async fn export(
         params.get("search").unwrap_or_default(),
         params.get("earliest_time"),
         params.get("latest_time"),
+        1,
     )?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(CHUNKS_IN_FLIGHT);
     // The engine's iterator is synchronous; a blocking thread drives it and the bounded channel

@@ -5,6 +5,7 @@ pub(crate) mod admin;
 pub(crate) mod catalog;
 pub(crate) mod export;
 pub(crate) mod jobs;
+pub(crate) mod knowledge;
 pub(crate) mod kvstore;
 pub(crate) mod search;
 
@@ -102,6 +103,40 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         )
         .route("/services/apps/local", get(catalog::list_apps))
         .route("/services/apps/local/{name}", get(catalog::get_app))
+        .route(
+            "/services/alerts/fired_alerts",
+            get(knowledge::list_fired_alert_groups),
+        )
+        .route(
+            "/services/alerts/fired_alerts/{name}",
+            get(knowledge::list_fired_alerts),
+        )
+        .route("/services/data/ui/views", get(knowledge::list_views))
+        .route("/services/data/ui/views/{name}", get(knowledge::get_view))
+        .route(
+            "/services/data/lookup-table-files",
+            get(knowledge::list_lookup_files),
+        )
+        .route(
+            "/services/data/lookup-table-files/{name}",
+            get(knowledge::get_lookup_file),
+        )
+        .route(
+            "/services/data/transforms/lookups",
+            get(knowledge::list_lookup_definitions),
+        )
+        .route(
+            "/services/data/transforms/lookups/{name}",
+            get(knowledge::get_lookup_definition),
+        )
+        .route(
+            "/services/datamodel/model",
+            get(knowledge::list_data_models),
+        )
+        .route(
+            "/services/datamodel/model/{name}",
+            get(knowledge::get_data_model),
+        )
         .route(
             "/services/storage/collections/config",
             get(kvstore::list_collections).post(kvstore::create_collection),

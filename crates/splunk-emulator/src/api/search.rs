@@ -27,6 +27,7 @@ pub(crate) fn prepare(
     spl_text: &str,
     earliest: Option<&str>,
     latest: Option<&str>,
+    sample_ratio: u64,
 ) -> Result<Prepared, ApiError> {
     caller.require("search")?;
     if spl_text.trim().is_empty() {
@@ -57,6 +58,7 @@ pub(crate) fn prepare(
         now,
         allowed_indexes: &caller.effective.allowed_indexes,
         default_indexes: &caller.effective.default_indexes,
+        sample_ratio,
     };
     let output = spl::run(state.dataset.clone(), &request).map_err(to_api)?;
     Ok(Prepared {

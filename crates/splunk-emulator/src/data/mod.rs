@@ -1,9 +1,13 @@
-//! The emulator's event store: deterministic seeded indexes and the synthetic `bench` index.
+//! The emulator's data: deterministic seeded indexes, the synthetic `bench` index, and the
+//! knowledge objects around them (fired alerts, dashboards, lookups, data models).
 //!
 //! Seeded indexes (`seed.rs`) are generated once and held newest first, so a time range is a
 //! slice found by binary search; `bench` (`bench.rs`) computes each event from its position.
+//! Knowledge objects (`knowledge.rs`) live here because searches read them too: `inputlookup`
+//! reads the lookup tables.
 
 mod bench;
+pub(crate) mod knowledge;
 mod rng;
 mod seed;
 mod timestamp;
@@ -15,6 +19,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 
 use bench::BenchIndex;
+use knowledge::Knowledge;
 pub(crate) use timestamp::iso_millis;
 
 /// One indexed event, as search sees it before any command runs.
@@ -103,16 +108,19 @@ impl StoredIndex {
     }
 }
 
-/// All indexes the emulator serves: seeded ones held in memory and the generated `bench` index.
+/// All indexes the emulator serves (seeded ones held in memory and the generated `bench`
+/// index) and its knowledge objects.
 #[derive(Debug)]
 pub struct Dataset {
     stored: BTreeMap<String, StoredIndex>,
     bench: BenchIndex,
+    knowledge: Knowledge,
 }
 
 impl Dataset {
-    /// Builds the deterministic seeded data (about 42k events over the 7 days before `now`) and a
-    /// `bench` index of `bench_events` events over the day before `now`.
+    /// Builds the deterministic seeded data (about 42k events over the 7 days before `now`), a
+    /// `bench` index of `bench_events` events over the day before `now`, and the knowledge
+    /// objects.
     pub fn seeded(now: DateTime<Utc>, bench_events: u64) -> Dataset {
         type Generator = fn(DateTime<Utc>) -> Vec<Event>;
         let generators: [(&str, Generator); 6] = [
@@ -130,7 +138,13 @@ impl Dataset {
         Dataset {
             stored,
             bench: BenchIndex::new(now, bench_events),
+            knowledge: Knowledge::seeded(now),
         }
+    }
+
+    /// The fired alerts, views, lookups and data models.
+    pub(crate) fn knowledge(&self) -> &Knowledge {
+        &self.knowledge
     }
 
     /// Every index name, sorted (internal ones start with `_`).

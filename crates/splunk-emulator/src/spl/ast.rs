@@ -95,6 +95,23 @@ pub(crate) enum Command {
         field: String,
         extraction: RexExtraction,
     },
+    /// `| inputlookup [append=bool] [start=N] [max=N] <file or definition> [WHERE <search>]`.
+    InputLookup(InputLookup),
+}
+
+/// What `inputlookup` reads and which of its rows it keeps.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct InputLookup {
+    /// A lookup table file (`http_status.csv`) or a lookup definition (`http_status`).
+    pub(crate) table: String,
+    /// `append=true`: add the rows to the results so far instead of starting the search.
+    pub(crate) append: bool,
+    /// `start`: rows of the table skipped first.
+    pub(crate) start: usize,
+    /// `max`: most rows read from the table.
+    pub(crate) max: Option<usize>,
+    /// `WHERE`: only the rows read that match this search expression.
+    pub(crate) filter: Option<SearchExpr>,
 }
 
 /// What `rex` does with its regular expression.
@@ -170,6 +187,7 @@ impl Command {
             Command::Rex { .. } => "rex",
             Command::Chart { .. } => "chart",
             Command::EventStats { .. } => "eventstats",
+            Command::InputLookup(_) => "inputlookup",
         }
     }
 
@@ -185,6 +203,7 @@ impl Command {
                 | Command::Timechart { .. }
                 | Command::Chart { .. }
                 | Command::EventCount { .. }
+                | Command::InputLookup(_)
         )
     }
 }

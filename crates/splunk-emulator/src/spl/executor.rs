@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::ast::{Aggregation, Command, CompareOp, MetadataKind, Pipeline, SearchExpr};
+use super::ast::{
+    Aggregation, Command, CompareOp, InputLookup, MetadataKind, Pipeline, SearchExpr,
+};
 use super::commands::{Rows, charting, ordering, stats, streaming, top};
 use super::eval::EvalContext;
 use super::matching::{glob_match, matches};
@@ -33,6 +35,8 @@ pub(crate) struct SearchContext {
     pub(crate) allowed_indexes: Vec<String>,
     pub(crate) default_indexes: Vec<String>,
     pub(crate) depth: usize,
+    /// One event in this many is kept by the main search's retrieval (`sample_ratio`).
+    pub(crate) sample_ratio: u64,
 }
 
 impl SearchContext {
@@ -67,6 +71,7 @@ pub(crate) fn execute(
         Some(Command::EventCount { indexes, summarize }) => {
             event_count(context, &indexes, summarize)
         }
+        Some(Command::InputLookup(lookup)) => input_lookup(context, lookup)?,
         Some(other) => {
             return Err(SplError::Syntax(format!(
                 "Error in '{}' command: This command must be used after a search command, not as the first command.",
@@ -177,10 +182,14 @@ fn apply(context: &SearchContext, command: Command, rows: Rows) -> Result<Rows, 
         Command::EventStats { aggregations, by } => {
             deferred(move || stats::event_stats(rows, &aggregations, &by))
         }
+        Command::InputLookup(lookup) if lookup.append => {
+            Box::new(rows.chain(input_lookup(context, lookup)?))
+        }
         generating @ (Command::MakeResults { .. }
         | Command::Metadata { .. }
         | Command::EventCount { .. }
-        | Command::Tstats { .. }) => {
+        | Command::Tstats { .. }
+        | Command::InputLookup(_)) => {
             return Err(SplError::Syntax(format!(
                 "Error in '{}' command: This command must be the first command of a search.",
                 generating.name()
@@ -431,8 +440,15 @@ fn base_search(context: &SearchContext, expression: SearchExpr) -> Result<Rows, 
             sources: sources.into_iter().map(Iterator::peekable).collect(),
         })
     };
+    // Splunk samples the events the main search retrieves, before any command sees them.
+    let ratio = if context.depth == 0 {
+        context.sample_ratio.max(1)
+    } else {
+        1
+    };
     let rows = events
         .enumerate()
+        .filter(move |(serial, _)| (*serial as u64).is_multiple_of(ratio))
         .map(|(serial, event)| event_to_row(event, serial as u64));
     // `search index=bench` is answered entirely by choosing what to scan; skipping the per-row
     // check keeps a large export at the speed of event generation.
@@ -457,6 +473,41 @@ fn only_index_terms(expression: &SearchExpr) -> bool {
         } => field.eq_ignore_ascii_case("index"),
         _ => false,
     }
+}
+
+/// `inputlookup`: the rows of a lookup table file, found by its name or its definition's, from
+/// `start` on, at most `max` of them, those matching `WHERE`. Missing tables fail the search
+/// with Splunk's words for each way of naming one.
+fn input_lookup(context: &SearchContext, lookup: InputLookup) -> Result<Rows, SplError> {
+    let Some(table) = context.dataset.knowledge().lookup(&lookup.table) else {
+        let reason = if lookup.table.to_ascii_lowercase().ends_with(".csv") {
+            "does not exist or is not available"
+        } else {
+            "requires a .csv or KV store lookup definition"
+        };
+        return Err(SplError::Syntax(format!(
+            "Error in 'inputlookup' command: The lookup table '{}' {reason}.",
+            lookup.table
+        )));
+    };
+    let filter = lookup
+        .filter
+        .map(|filter| expand_subsearches(context, filter))
+        .transpose()?;
+    let rows: Vec<Row> = table
+        .records()
+        .into_iter()
+        .skip(lookup.start)
+        .take(lookup.max.unwrap_or(usize::MAX))
+        .map(|record| {
+            record
+                .into_iter()
+                .map(|(field, value)| (field.to_string(), Value::Single(value.to_string())))
+                .collect::<Row>()
+        })
+        .filter(|row| filter.as_ref().is_none_or(|filter| matches(filter, row)))
+        .collect();
+    Ok(Box::new(rows.into_iter()))
 }
 
 fn make_results(context: &SearchContext, count: u64) -> Rows {

@@ -52,6 +52,8 @@ pub struct SearchRequest<'a> {
     pub allowed_indexes: &'a [String],
     /// Index patterns searched when the SPL names no index (`srchIndexesDefault`).
     pub default_indexes: &'a [String],
+    /// `sample_ratio`: the main search keeps one event in this many (1: all of them).
+    pub sample_ratio: u64,
 }
 
 /// Kinds of failure, each rendering to the message text Splunk would send.
@@ -77,8 +79,8 @@ pub struct SearchOutput {
     /// The rows, in Splunk's order (events newest first unless a command reorders them).
     pub rows: Box<dyn Iterator<Item = Row> + Send>,
     /// True when a transforming command shaped the output (`stats`, `top`, `rare`, `timechart`,
-    /// `table`, `tstats`, `metadata`, `eventcount`; Splunk counts `table` among them, not
-    /// `makeresults`): jobs then report results, not events.
+    /// `table`, `tstats`, `metadata`, `eventcount`, `inputlookup`; Splunk counts `table` among
+    /// them, not `makeresults`): jobs then report results, not events.
     pub transforming: bool,
 }
 
@@ -109,6 +111,7 @@ pub fn run(dataset: Arc<Dataset>, request: &SearchRequest<'_>) -> Result<SearchO
         allowed_indexes: request.allowed_indexes.to_vec(),
         default_indexes: request.default_indexes.to_vec(),
         depth: 0,
+        sample_ratio: request.sample_ratio.max(1),
     };
     executor::execute(&context, pipeline)
 }

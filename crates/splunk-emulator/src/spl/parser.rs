@@ -5,8 +5,8 @@
 
 use super::SplError;
 use super::ast::{
-    AggregateFunction, Aggregation, BinaryOp, Command, CompareOp, Expr, MetadataKind, Pipeline,
-    RexExtraction, SearchExpr, SortKey, SortMode, TopOptions,
+    AggregateFunction, Aggregation, BinaryOp, Command, CompareOp, Expr, InputLookup, MetadataKind,
+    Pipeline, RexExtraction, SearchExpr, SortKey, SortMode, TopOptions,
 };
 use super::lexer::{Mode, Token, split_pipeline, tokenize};
 
@@ -150,6 +150,7 @@ fn parse_command(name: &str, arguments: &str) -> Result<Command, SplError> {
         "bin" | "bucket" => parse_bin(arguments),
         "timechart" => parse_timechart(arguments),
         "rex" => parse_rex(arguments),
+        "inputlookup" => parse_inputlookup(arguments),
         _ => Err(SplError::UnknownCommand(name.to_string())),
     }
 }
@@ -713,6 +714,60 @@ fn parse_tstats(arguments: &str) -> Result<Command, SplError> {
         filter,
         by,
     })
+}
+
+/// `inputlookup [append=bool] [start=N] [max=N] [strict=bool] <table> [WHERE <search>]`.
+fn parse_inputlookup(arguments: &str) -> Result<Command, SplError> {
+    let (head, filter_text) = match find_keyword(arguments, "where") {
+        Some(offset) => (&arguments[..offset], Some(&arguments[offset + 5..])),
+        None => (arguments, None),
+    };
+    let mut cursor = Cursor::new(head, Mode::Arguments, "inputlookup")?;
+    let count = |cursor: &Cursor, name: &str, value: &str| {
+        value
+            .parse::<usize>()
+            .map_err(|_| cursor.error(&format!("Invalid value for '{name}': {value}")))
+    };
+    let mut lookup = InputLookup {
+        table: String::new(),
+        append: false,
+        start: 0,
+        max: None,
+        filter: None,
+    };
+    while !cursor.is_done() {
+        if let Some((option, value)) = cursor.option()? {
+            match option.as_str() {
+                "append" => {
+                    lookup.append = parse_bool(&value)
+                        .ok_or_else(|| cursor.error("Invalid value for 'append'."))?;
+                }
+                "start" => lookup.start = count(&cursor, "start", &value)?,
+                "max" => lookup.max = Some(count(&cursor, "max", &value)?),
+                // Errors on a missing table are always raised here; reading locally only changes
+                // where a distributed search looks.
+                "strict" | "local" => {}
+                _ => return Err(cursor.error(&format!("Invalid argument: '{option}'"))),
+            }
+            continue;
+        }
+        match cursor.next() {
+            Some(Token::Word(name) | Token::Quoted(name)) if lookup.table.is_empty() => {
+                lookup.table = name;
+            }
+            Some(token) => {
+                return Err(cursor.error(&format!("Invalid argument: '{}'", token_text(&token))));
+            }
+            None => break,
+        }
+    }
+    if lookup.table.is_empty() {
+        return Err(cursor.error("Missing the lookup table name."));
+    }
+    if let Some(text) = filter_text {
+        lookup.filter = Some(parse_search_expression(text)?);
+    }
+    Ok(Command::InputLookup(lookup))
 }
 
 fn parse_eventcount(arguments: &str) -> Result<Command, SplError> {
@@ -1386,6 +1441,33 @@ mod tests {
                     indexes: vec!["web".into()],
                 },
             ),
+            (
+                "inputlookup http_status.csv",
+                Command::InputLookup(InputLookup {
+                    table: "http_status.csv".into(),
+                    append: false,
+                    start: 0,
+                    max: None,
+                    filter: None,
+                }),
+            ),
+            (
+                "inputlookup append=t start=2 max=5 http_status where status>=500 status_type=\"Server Error\"",
+                Command::InputLookup(InputLookup {
+                    table: "http_status".into(),
+                    append: true,
+                    start: 2,
+                    max: Some(5),
+                    filter: Some(SearchExpr::And(vec![
+                        SearchExpr::Compare {
+                            field: "status".into(),
+                            op: CompareOp::GreaterOrEqual,
+                            value: "500".into(),
+                        },
+                        equals("status_type", "Server Error"),
+                    ])),
+                }),
+            ),
         ];
         for (text, expected) in cases {
             let (name, arguments) = text.split_once(' ').unwrap_or((text, ""));
@@ -1502,6 +1584,18 @@ mod tests {
             (
                 "| metadata index=web",
                 "Error in 'metadata' command: The 'type' argument is required.",
+            ),
+            (
+                "| inputlookup max=5",
+                "Error in 'inputlookup' command: Missing the lookup table name.",
+            ),
+            (
+                "| inputlookup a.csv b.csv",
+                "Error in 'inputlookup' command: Invalid argument: 'b.csv'",
+            ),
+            (
+                "| inputlookup max=many a.csv",
+                "Error in 'inputlookup' command: Invalid value for 'max': many",
             ),
         ];
         for (text, message) in cases {

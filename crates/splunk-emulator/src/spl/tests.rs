@@ -39,6 +39,7 @@ fn search_as(spl: &str, allowed: &[String], earliest: Option<&str>) -> Vec<Row> 
         now: now(),
         allowed_indexes: allowed,
         default_indexes: &defaults,
+        sample_ratio: 1,
     };
     match run(dataset(), &request) {
         Ok(output) => output.rows.collect(),
@@ -55,6 +56,7 @@ fn failure(spl: &str) -> SplError {
         now: now(),
         allowed_indexes: &none,
         default_indexes: &none,
+        sample_ratio: 1,
     };
     match run(dataset(), &request) {
         Ok(_) => panic!("{spl} should fail"),
@@ -478,6 +480,7 @@ fn transforming_flag() {
         ("| makeresults", false),
         ("| metadata type=hosts", true),
         ("| tstats count where index=web", true),
+        ("| inputlookup http_status.csv", true),
     ] {
         let request = SearchRequest {
             spl,
@@ -486,6 +489,7 @@ fn transforming_flag() {
             now: now(),
             allowed_indexes: &allowed,
             default_indexes: &defaults,
+            sample_ratio: 1,
         };
         assert_eq!(
             run(dataset(), &request).unwrap().transforming,
@@ -516,6 +520,56 @@ fn subsearches_become_filters() {
 }
 
 #[test]
+fn inputlookup_reads_lookup_tables() {
+    let by_file = search("| inputlookup http_status.csv");
+    assert_eq!(by_file.len(), 12);
+    assert_eq!(
+        names(&by_file[0]),
+        ["status", "status_description", "status_type"]
+    );
+    assert_eq!(text(&by_file[0], "status_description"), "OK");
+    assert_eq!(
+        search("| inputlookup http_status"),
+        by_file,
+        "by definition"
+    );
+    let cases: &[(&str, &[&str])] = &[
+        (
+            "| inputlookup http_status where status>=500",
+            &["500", "502", "503"],
+        ),
+        (
+            "| inputlookup http_status | search status_type=\"Client Error\" | head 2",
+            &["400", "401"],
+        ),
+        ("| inputlookup start=10 http_status.csv", &["502", "503"]),
+        ("| inputlookup max=2 http_status.csv", &["200", "201"]),
+        (
+            "| inputlookup http_status | search Redirection",
+            &["301", "304"],
+        ),
+        (
+            "| inputlookup http_status where [| inputlookup http_status | search status=404 | fields status]",
+            &["404"],
+        ),
+    ];
+    for (spl, statuses) in cases {
+        let rows = search(spl);
+        let found: Vec<&str> = rows.iter().map(|row| text(row, "status")).collect();
+        assert_eq!(found, *statuses, "{spl}");
+    }
+    assert_eq!(
+        count_of(
+            "search index=web [| inputlookup http_status where status_type=\"Server Error\" | fields status] | stats count"
+        ),
+        count_of("search index=web status>=500 | stats count"),
+        "a lookup as a subsearch filter"
+    );
+    let appended = search("| makeresults count=2 | inputlookup append=true http_status.csv");
+    assert_eq!(appended.len(), 14);
+}
+
+#[test]
 fn bench_streams_lazily() {
     let defaults = vec!["main".to_string()];
     let allowed = everything();
@@ -526,6 +580,7 @@ fn bench_streams_lazily() {
         now: now(),
         allowed_indexes: &allowed,
         default_indexes: &defaults,
+        sample_ratio: 1,
     };
     let mut output = run(dataset(), &request).unwrap();
     let first = output.rows.next().unwrap();
@@ -573,6 +628,18 @@ fn errors_are_reported_before_any_row() {
         (
             "search index=web [search | bogus]",
             "Unknown search command 'bogus'.",
+        ),
+        (
+            "| inputlookup nosuch.csv",
+            "Error in 'inputlookup' command: The lookup table 'nosuch.csv' does not exist or is not available.",
+        ),
+        (
+            "| inputlookup nosuch",
+            "Error in 'inputlookup' command: The lookup table 'nosuch' requires a .csv or KV store lookup definition.",
+        ),
+        (
+            "search index=web | inputlookup http_status.csv",
+            "Error in 'inputlookup' command: This command must be the first command of a search.",
         ),
     ];
     for (spl, message) in cases {

@@ -172,6 +172,13 @@ pub(crate) fn redact(value: &Value, base_url: &str) -> Value {
                         {
                             Value::String("[epoch]".into())
                         }
+                        // Fired alerts and lookup files.
+                        "trigger_time_rendered" | "expiration_time_rendered" if v.is_string() => {
+                            Value::String("[time]".into())
+                        }
+                        "trigger_time" | "lastModifiedTime" if v.is_number() => {
+                            Value::String("[epoch]".into())
+                        }
                         "runDuration" | "doneProgress" if v.is_number() => {
                             Value::String("[number]".into())
                         }
