@@ -48,5 +48,6 @@ pub use server::{
     GetDashboardArgs, GetIndexArgs, GetMetadataArgs, KvCollectionsArgs, KvQueryArgs,
     ListDashboardsArgs, ListDataModelsArgs, ListFiredAlertsArgs, ListIndexesArgs, ListLookupsArgs,
     ListSavedSearchesArgs, LookupQueryArgs, MetadataType, NoArgs, RunSavedSearchArgs, SearchArgs,
-    SearchModeArg, SearchResultsArgs, SearchStartArgs, SidArgs, SplunkTools, WhoamiArgs,
+    SearchModeArg, SearchResultsArgs, SearchStartArgs, SidArgs, SplunkTools, ValidateSplArgs,
+    WhoamiArgs,
 };

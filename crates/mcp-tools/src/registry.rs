@@ -45,6 +45,7 @@ const fn tool(
 #[rustfmt::skip]
 pub const TOOL_SPECS: &[ToolSpec] = &[
     tool("splunk_search", &[SCOPE_SEARCH], &["search"]),
+    tool("splunk_validate_spl", &[SCOPE_SEARCH], &["search"]),
     tool("splunk_search_start", &[SCOPE_SEARCH], &["search", "jobs"]),
     tool("splunk_search_status", &[SCOPE_SEARCH], &["search", "jobs"]),
     tool("splunk_search_results", &[SCOPE_SEARCH], &["search", "jobs"]),

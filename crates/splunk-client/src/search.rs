@@ -37,6 +37,26 @@ pub struct SearchParams {
     pub sample_ratio: Option<u64>,
 }
 
+/// A search as Splunk's parser reads it ([`Client::parse_search`]).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct ParsedSearch {
+    /// The commands of the main pipeline, in order.
+    #[serde(default)]
+    pub commands: Vec<ParsedCommand>,
+}
+
+/// One command of a [`ParsedSearch`].
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct ParsedCommand {
+    /// The command's name, e.g. `search` or `stats`.
+    pub command: String,
+    /// Its arguments as written.
+    #[serde(default)]
+    pub rawargs: String,
+}
+
 /// How much a search extracts (`adhoc_search_level`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -415,6 +435,18 @@ impl Client {
             .json(&ApiRequest::post(Endpoint::services("search/jobs"), form))
             .await?;
         answer.into_sid()
+    }
+
+    /// What Splunk's parser makes of `query`, without running it (`search/parser`,
+    /// `parse_only=t`): its commands. SPL that does not parse is [`Error::BadRequest`] with the
+    /// parser's message.
+    pub async fn parse_search(&self, query: &str) -> Result<ParsedSearch> {
+        let mut params = Params::new();
+        params
+            .push("q", normalize_query(query)?)
+            .push("parse_only", "t");
+        self.json(&ApiRequest::get(Endpoint::services("search/parser")).with_query(params))
+            .await
     }
 
     /// A job's status.

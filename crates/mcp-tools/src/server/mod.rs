@@ -485,6 +485,13 @@ impl From<SearchModeArg> for splunk_client::SearchMode {
     }
 }
 
+/// Arguments of `splunk_validate_spl`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct ValidateSplArgs {
+    /// The SPL to check, as `splunk_search` would take it.
+    pub spl: String,
+}
+
 /// Arguments of `splunk_list_indexes`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 pub struct ListIndexesArgs {
@@ -569,6 +576,79 @@ data (delete, collect, outputlookup, sendemail, ...) are refused, in subsearches
         let args = params.0;
         let mut call = self.start("splunk_search", &args, &request.extensions);
         let result = self.search(&mut call, args, &request).await;
+        call.finish(result)
+    }
+
+    /// Checks SPL without running it.
+    #[tool(
+        description = "Check a Splunk search (SPL) without running it: whether this server would \
+run it (commands that write, delete or send data are refused, in subsearches too), which commands \
+and indexes it names, and whether Splunk's own parser accepts it (with Splunk's error if not). \
+Use before splunk_search to fix a query cheaply.",
+        annotations(
+            title = "Validate SPL",
+            read_only_hint = true,
+            destructive_hint = false,
+            idempotent_hint = true,
+            open_world_hint = true
+        )
+    )]
+    async fn splunk_validate_spl(
+        &self,
+        params: Parameters<ValidateSplArgs>,
+        extensions: Extensions,
+    ) -> Result<CallToolResult, ErrorData> {
+        let args = params.0;
+        let mut call = self.start("splunk_validate_spl", &args, &extensions);
+        call.spl = Some(args.spl.clone());
+        let result = async {
+            let client = self.client(&call).await?;
+            let (guard, mut text) = match self.shared.guard.check(&args.spl) {
+                Ok(checked) => (
+                    json!({
+                        "allowed": true,
+                        "search": checked.text(),
+                        "commands": checked.commands(),
+                        "indexes": checked.indexes(),
+                        "macros": checked.macros(),
+                    }),
+                    format!(
+                        "Allowed here: runs as `{}` (commands: {}; indexes: {}).\n",
+                        checked.text(),
+                        checked.commands().join(", "),
+                        if checked.indexes().is_empty() {
+                            "none named".to_owned()
+                        } else {
+                            checked.indexes().join(", ")
+                        }
+                    ),
+                ),
+                Err(refusal) => (
+                    json!({"allowed": false, "reason": refusal.to_string()}),
+                    format!("Refused here: {refusal}.\n"),
+                ),
+            };
+            let splunk = match client.parse_search(&args.spl).await {
+                Ok(parsed) => {
+                    text.push_str("Splunk's parser accepts it.\n");
+                    let commands: Vec<Value> = parsed
+                        .commands
+                        .iter()
+                        .map(|c| json!({"command": c.command, "args": c.rawargs}))
+                        .collect();
+                    json!({"parses": true, "commands": commands})
+                }
+                // Splunk's parser refuses the SPL: that is the answer, not a failure of the call.
+                Err(refused @ splunk_client::Error::BadRequest { .. }) => {
+                    let error = refused.to_string();
+                    text.push_str(&format!("Splunk's parser refuses it: {error}\n"));
+                    json!({"parses": false, "error": error})
+                }
+                Err(e) => return Err(e.into()),
+            };
+            Ok(answer(text, json!({"guard": guard, "splunk": splunk})))
+        }
+        .await;
         call.finish(result)
     }
 

@@ -95,6 +95,60 @@ async fn search_returns_rows_as_structured_content_and_text() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validate_spl_tells_the_guard_and_splunks_parser_apart() {
+    let world = World::start().await;
+    let client = connect(world.service_server(ToolsConfig::default())).await;
+    let validate = |spl: &'static str| {
+        let client = &client;
+        async move {
+            let result = call(client, "splunk_validate_spl", json!({ "spl": spl })).await;
+            assert_eq!(result.is_error, Some(false), "{spl}: {}", text(&result));
+            result.structured_content.clone().expect("structured")
+        }
+    };
+    let fine = validate("index=web | stats count by status").await;
+    assert_eq!(fine["guard"]["allowed"], true, "{fine}");
+    assert_eq!(
+        fine["guard"]["commands"],
+        json!(["search", "stats"]),
+        "{fine}"
+    );
+    assert_eq!(fine["guard"]["indexes"], json!(["web"]), "{fine}");
+    assert_eq!(fine["splunk"]["parses"], true, "{fine}");
+    assert_eq!(fine["splunk"]["commands"][1]["command"], "stats", "{fine}");
+
+    // Allowed here, but Splunk does not know the command: Splunk's own error.
+    let unknown = validate("index=web | nosuchcommand x").await;
+    assert_eq!(unknown["guard"]["allowed"], true, "{unknown}");
+    assert_eq!(unknown["splunk"]["parses"], false, "{unknown}");
+    assert!(
+        unknown["splunk"]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("Unknown search command 'nosuchcommand'")),
+        "{unknown}"
+    );
+
+    // Refused here whatever Splunk thinks; nothing ran.
+    let refused = validate("index=web | outputlookup hosts.csv").await;
+    assert_eq!(refused["guard"]["allowed"], false, "{refused}");
+    assert!(
+        refused["guard"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("'outputlookup' is not allowed")),
+        "{refused}"
+    );
+    assert!(
+        !world
+            .emulator
+            .request_log()
+            .iter()
+            .any(|r| r.method == "POST" && r.path.ends_with("/search/jobs")),
+        "validating created a search job"
+    );
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_mode_and_event_sampling_reach_splunk() {
     let world = World::start().await;
     let client = connect(world.service_server(ToolsConfig::default())).await;
@@ -616,6 +670,7 @@ async fn tools_list_shows_each_caller_only_its_tools() {
             "splunk_search_results",
             "splunk_search_start",
             "splunk_search_status",
+            "splunk_validate_spl",
             "splunk_whoami",
         ]
     );

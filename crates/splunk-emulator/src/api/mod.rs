@@ -36,6 +36,10 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/services/auth/login", post(admin::login))
         .route("/services/server/info", get(catalog::server_info))
         .route(
+            "/services/search/parser",
+            get(search::parse).post(search::parse),
+        )
+        .route(
             "/services/authentication/current-context",
             get(admin::current_context),
         )

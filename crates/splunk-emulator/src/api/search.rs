@@ -1,6 +1,7 @@
 //! What every search endpoint shares: validating the form, running SPL with the caller's index
 //! restrictions, and rendering rows as Splunk's results body.
 
+use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
@@ -67,6 +68,25 @@ pub(crate) fn prepare(
         earliest: earliest_at,
         latest: latest_at,
     })
+}
+
+/// `GET|POST /services/search/parser?q=...`: the search parsed, not run: its commands, or
+/// splunkd's 400 with the parser's message.
+pub(crate) async fn parse(
+    axum::extract::Extension(ctx): axum::extract::Extension<crate::server::Ctx>,
+) -> crate::server::HandlerResult {
+    ctx.caller()?;
+    let query = ctx
+        .params
+        .get("q")
+        .filter(|q| !q.trim().is_empty())
+        .ok_or_else(|| ApiError::missing_argument("q"))?;
+    let commands = spl::parse_commands(query).map_err(|e| ApiError::fatal(e.to_string()))?;
+    let commands: Vec<Value> = commands
+        .into_iter()
+        .map(|(command, rawargs)| json!({"command": command, "rawargs": rawargs}))
+        .collect();
+    Ok(axum::Json(json!({"remoteSearch": query.trim(), "commands": commands})).into_response())
 }
 
 /// One row as a JSON object: single values as strings, multivalues as arrays.

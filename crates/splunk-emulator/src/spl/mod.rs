@@ -84,6 +84,33 @@ pub struct SearchOutput {
     pub transforming: bool,
 }
 
+/// Parses `text` as `search/parser` does, without running it: the commands of its main
+/// pipeline (name, raw arguments), or the error Splunk's parser would give.
+pub(crate) fn parse_commands(text: &str) -> Result<Vec<(String, String)>, SplError> {
+    parser::parse_pipeline(text)?;
+    let text = text.trim();
+    let mut segments = lexer::split_pipeline(text)?;
+    if text.starts_with('|') {
+        segments.remove(0);
+    }
+    Ok(segments
+        .into_iter()
+        .enumerate()
+        .map(|(position, segment)| {
+            let segment = segment.trim();
+            let (name, arguments) = segment
+                .split_once(char::is_whitespace)
+                .unwrap_or((segment, ""));
+            let name = name.to_ascii_lowercase();
+            if position == 0 && !text.starts_with('|') && name != "search" {
+                ("search".to_owned(), segment.to_owned())
+            } else {
+                (name, arguments.trim().to_owned())
+            }
+        })
+        .collect())
+}
+
 /// Parses and plans a search, returning its rows as a lazy stream.
 ///
 /// Syntax errors, unknown commands, bad time modifiers and failing subsearches are reported here,
