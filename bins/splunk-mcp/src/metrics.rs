@@ -203,13 +203,14 @@ impl splunk_client::RequestObserver for Metrics {
     }
 }
 
-/// `tool` as a label: built-in and custom tool names are 1 to 64 letters, digits, `_` or `-`.
+/// `tool` as a label, `other` for a name no served tool could have.
 fn tool_label(tool: &str) -> String {
-    let valid = (1..=64).contains(&tool.len())
-        && tool
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if valid { tool } else { "other" }.to_owned()
+    if mcp_tools::custom::is_tool_name(tool) {
+        tool
+    } else {
+        "other"
+    }
+    .to_owned()
 }
 
 /// Reads the JWKS caches' fetch counters at scrape time.

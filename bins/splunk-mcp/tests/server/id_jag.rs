@@ -9,7 +9,7 @@ use e2e_tests::{JWT_BEARER_GRANT, PUBLIC, SignIn, World};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::proxy_steps::register_confidential;
+use crate::proxy_steps::{metadata, register_confidential};
 use crate::support::{
     Server, call, connect, proxy_env, proxy_store_path, run_to_end, service_account, text,
 };
@@ -105,14 +105,7 @@ async fn an_id_jag_from_the_company_idp_gives_an_access_token_and_a_tool_call() 
     let http = &world.http;
     let base = server.base_url.as_str();
 
-    let metadata: Value = http
-        .get(format!("{base}/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .expect("metadata")
-        .json()
-        .await
-        .expect("JSON metadata");
+    let metadata = metadata(http, base).await;
     assert!(
         metadata["grant_types_supported"]
             .as_array()

@@ -382,15 +382,7 @@ async fn a_client_id_metadata_document_client_signs_in_with_the_sdk() {
     .await;
     let base = server.base_url.as_str();
 
-    let metadata: Value = world
-        .http
-        .get(format!("{base}/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .expect("metadata")
-        .json()
-        .await
-        .expect("metadata JSON");
+    let metadata = crate::proxy_steps::metadata(&world.http, base).await;
     // RFC 8414 metadata as MCP clients rely on it (what the conformance suite's later
     // `authorization` command checks; 0.1.13 has none).
     assert_eq!(

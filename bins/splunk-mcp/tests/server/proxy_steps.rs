@@ -137,6 +137,17 @@ pub(crate) async fn register_with_scope(http: &reqwest::Client, base: &str, scop
         .to_owned()
 }
 
+/// The authorization server metadata (RFC 8414) of the proxy at `base`.
+pub(crate) async fn metadata(http: &reqwest::Client, base: &str) -> Value {
+    http.get(format!("{base}/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .expect("metadata")
+        .json()
+        .await
+        .expect("metadata JSON")
+}
+
 /// A confidential client (`client_secret_basic`) for `scope` and `grant_types`: its id and
 /// secret.
 pub(crate) async fn register_confidential(

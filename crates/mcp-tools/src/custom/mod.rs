@@ -26,6 +26,15 @@ mod tests;
 
 use template::Template;
 
+/// Whether `name` is a tool name this server serves: 1 to 64 ASCII letters, digits, `_` or
+/// `-` (built-in names are too).
+pub fn is_tool_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
 /// The tag every custom tool has, so one `[auth.tags.custom]` rule can cover them all.
 pub const CUSTOM_TAG: &str = "custom";
 
@@ -209,13 +218,7 @@ impl CustomTool {
             problem,
             fix: fix.to_owned(),
         };
-        let name_ok = !config.name.is_empty()
-            && config.name.len() <= 64
-            && config
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-        if !name_ok {
+        if !is_tool_name(&config.name) {
             return Err(error(
                 "the name is not a valid MCP tool name".to_owned(),
                 "use 1 to 64 letters, digits, `_` or `-`",

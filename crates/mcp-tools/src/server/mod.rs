@@ -173,15 +173,7 @@ impl SplunkTools {
     /// `notifications/tools/list_changed`, so clients list the tools again.
     pub async fn replace_registry(&self, registry: ToolRegistry) {
         self.shared.registry.store(Arc::new(registry));
-        let peers: Vec<Peer<RoleServer>> = {
-            let mut peers = self
-                .shared
-                .peers
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            peers.retain(|peer| !peer.is_transport_closed());
-            peers.clone()
-        };
+        let peers: Vec<Peer<RoleServer>> = self.open_peers().clone();
         // One task per session, each with a bound: a client that reads nothing must not hold
         // up the others, nor the next reload.
         for peer in peers {
@@ -196,6 +188,17 @@ impl SplunkTools {
                 }
             });
         }
+    }
+
+    /// The clients of the sessions still open (closed ones are dropped on the way).
+    fn open_peers(&self) -> std::sync::MutexGuard<'_, Vec<Peer<RoleServer>>> {
+        let mut peers = self
+            .shared
+            .peers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        peers.retain(|peer| !peer.is_transport_closed());
+        peers
     }
 
     /// Every built-in tool's MCP definition (name, description, schemas, annotations).
@@ -1240,13 +1243,7 @@ impl ServerHandler for SplunkTools {
         if !self.announce_tool_changes {
             return;
         }
-        let mut peers = self
-            .shared
-            .peers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        peers.retain(|peer| !peer.is_transport_closed());
-        peers.push(context.peer);
+        self.open_peers().push(context.peer);
     }
 
     fn get_info(&self) -> ServerConfig {
