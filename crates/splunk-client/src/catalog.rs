@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::client::Client;
 use crate::endpoint::{Endpoint, Namespace};
 use crate::error::{Error, Result};
-use crate::search::{SearchParams, Sid, SidAnswer};
+use crate::search::{SearchMode, SearchParams, Sid, SidAnswer};
 use crate::time::TimeRange;
 use crate::transport::{ApiRequest, Params};
 use crate::wire::{self, Acl, Paging, RawEntry};
@@ -25,6 +25,19 @@ pub struct ListOptions {
     pub offset: u64,
     /// Splunk's `search=` filter (`name=foo*`, or a free text).
     pub search: Option<String>,
+}
+
+/// What a run of a saved search overrides ([`Client::dispatch_saved_search`]); unset fields
+/// keep the saved search's own settings.
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct DispatchOptions {
+    /// `dispatch.earliest_time` / `dispatch.latest_time`.
+    pub time_range: Option<TimeRange>,
+    /// `dispatch.adhoc_search_level`: fast, smart or verbose.
+    pub mode: Option<SearchMode>,
+    /// `dispatch.sample_ratio`: keep one event in this many.
+    pub sample_ratio: Option<u64>,
 }
 
 impl ListOptions {
@@ -189,19 +202,19 @@ impl Client {
             .await
     }
 
-    /// Runs a saved search now; returns the job id. `time_range` overrides the saved
-    /// `dispatch.earliest_time`/`dispatch.latest_time` when given.
+    /// Runs a saved search now; returns the job id. What `options` sets overrides the saved
+    /// search's own `dispatch.*` settings for this run.
     pub async fn dispatch_saved_search(
         &self,
         namespace: &Namespace,
         name: &str,
-        time_range: Option<&TimeRange>,
+        options: &DispatchOptions,
     ) -> Result<Sid> {
         let endpoint = Endpoint::namespaced(namespace, "saved/searches")?
             .segment(name)?
             .fixed("dispatch");
         let mut form = Params::new();
-        if let Some(range) = time_range {
+        if let Some(range) = &options.time_range {
             form.push_opt(
                 "dispatch.earliest_time",
                 range.earliest.as_ref().map(|t| t.to_param()),
@@ -211,6 +224,14 @@ impl Client {
                 range.latest.as_ref().map(|t| t.to_param()),
             );
         }
+        form.push_opt(
+            "dispatch.adhoc_search_level",
+            options.mode.map(|m| m.as_str().to_owned()),
+        )
+        .push_opt(
+            "dispatch.sample_ratio",
+            options.sample_ratio.map(|n| n.to_string()),
+        );
         let answer: SidAnswer = self.json(&ApiRequest::post(endpoint, form)).await?;
         answer.into_sid()
     }

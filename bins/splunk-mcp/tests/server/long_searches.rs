@@ -14,13 +14,13 @@ use splunk_emulator::EmulatorConfig;
 use crate::support::{Server, passthrough_env, token_for, ts_client, wait_for_audit};
 
 /// Read and search, asked of the IdP.
-const READ_SEARCH: &str = "openid splunk:read splunk:search";
+pub(crate) const READ_SEARCH: &str = "openid splunk:read splunk:search";
 
 /// A search over the sample data, as the tests run it.
-const SEARCH: &str = r#"{"spl":"index=web | stats count by status"}"#;
+pub(crate) const SEARCH: &str = r#"{"spl":"index=web | stats count by status"}"#;
 
 /// A world whose emulator runs every job for at least `run`, and a passthrough server.
-async fn slow_world(run: Duration) -> (World, Server) {
+pub(crate) async fn slow_world(run: Duration) -> (World, Server) {
     let emulator = EmulatorConfig {
         job_min_run_ms: u64::try_from(run.as_millis()).unwrap_or(u64::MAX),
         ..EmulatorConfig::default()

@@ -27,3 +27,4 @@ mod scopes;
 mod spl_guard;
 mod stdio;
 mod support;
+mod tasks;

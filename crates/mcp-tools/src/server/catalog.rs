@@ -7,7 +7,7 @@ use rmcp::{ErrorData, RoleServer, tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use splunk_client::{KvQuery, ListOptions, Namespace};
+use splunk_client::{DispatchOptions, KvQuery, ListOptions, Namespace};
 
 use super::{SplunkTools, answer, cut_to_bytes, push_rows_and_notes};
 use crate::error::ToolError;
@@ -37,6 +37,13 @@ pub struct RunSavedSearchArgs {
     /// Most rows to return (default 100; the server caps it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_results: Option<u64>,
+    /// Search mode for this run: `fast`, `smart` or `verbose` (default: the saved search's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<super::SearchModeArg>,
+    /// Event sampling for this run: keep one event in this many (default: the saved search's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub sample_ratio: Option<u64>,
 }
 
 /// Arguments of `splunk_kvstore_list_collections`.
@@ -161,18 +168,21 @@ outputlookup, sendemail, ...) is refused. The time range defaults to the saved s
             call.spl = Some(saved.search.clone());
             // The stored SPL runs inside Splunk unseen by the guard unless checked here.
             self.shared.guard.check(&saved.search)?;
-            let range = match (&args.earliest, &args.latest) {
+            let mut options = DispatchOptions::default();
+            options.time_range = match (&args.earliest, &args.latest) {
                 (None, None) => None,
                 (earliest, latest) => {
                     Some(self.time_range(earliest.as_deref(), latest.as_deref())?)
                 }
             };
+            options.mode = args.mode.map(Into::into);
+            options.sample_ratio = super::checked_sample_ratio(args.sample_ratio)?;
             let requested = args
                 .max_results
                 .unwrap_or(self.shared.config.default_max_results)
                 .max(1);
             let sid = client
-                .dispatch_saved_search(&ns, &args.name, range.as_ref())
+                .dispatch_saved_search(&ns, &args.name, &options)
                 .await?;
             let label = format!("saved search '{}'", args.name);
             self.collect_job(&mut call, &client, sid, &label, requested, &[], &request)

@@ -22,7 +22,7 @@ use crate::error::ToolError;
 /// ten minutes by default, far less than it takes to start this many.
 const MAX_REMEMBERED_JOBS: usize = 10_000;
 
-/// Who started which job (subject, `None` for an unauthenticated transport).
+/// Who started which job, or which task (subject, `None` for an unauthenticated transport).
 #[derive(Debug, Default)]
 pub(super) struct JobOwners {
     inner: Mutex<Owners>,
@@ -35,7 +35,8 @@ struct Owners {
 }
 
 impl JobOwners {
-    pub(super) fn remember(&self, sid: &Sid, owner: Option<&str>) {
+    /// Remembers that `owner` started the job (or task) `id`.
+    pub(super) fn remember(&self, id: &str, owner: Option<&str>) {
         let mut owners = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if owners.by_sid.len() >= MAX_REMEMBERED_JOBS
             && let Some(oldest) = owners.order.pop_front()
@@ -44,16 +45,16 @@ impl JobOwners {
         }
         owners
             .by_sid
-            .insert(sid.to_string(), owner.map(str::to_owned));
-        owners.order.push_back(sid.to_string());
+            .insert(id.to_owned(), owner.map(str::to_owned));
+        owners.order.push_back(id.to_owned());
     }
 
-    /// Whether `caller` may use the job: it started it through this server.
-    fn owned_by(&self, sid: &str, caller: Option<&str>) -> bool {
+    /// Whether `caller` may use the job (or task): it started it through this server.
+    pub(super) fn owned_by(&self, id: &str, caller: Option<&str>) -> bool {
         let owners = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         owners
             .by_sid
-            .get(sid)
+            .get(id)
             .is_some_and(|owner| owner.as_deref() == caller)
     }
 }
@@ -243,7 +244,7 @@ impl SplunkTools {
             .create_job(checked.text(), &SearchParams::with_time_range(range))
             .await?;
         call.sid = Some(sid.to_string());
-        self.shared.jobs.remember(&sid, call.subject());
+        self.shared.jobs.remember(sid.as_str(), call.subject());
         Ok(answer(
             format!(
                 "Started job {sid}. Poll splunk_search_status, then read rows with splunk_search_results."

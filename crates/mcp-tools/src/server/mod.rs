@@ -12,11 +12,12 @@ use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{
-    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, Extensions,
-    Implementation, ListToolsResult, PaginatedRequestParams, ProgressNotificationParam,
-    ProtocolVersion, ServerCapabilities, ServerConfig, Tool,
+    CacheScope, CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams,
+    ContentBlock, Extensions, GetTaskParams, GetTaskResult, Implementation, ListToolsResult,
+    PaginatedRequestParams, ProgressNotificationParam, ProtocolVersion, ServerCapabilities,
+    ServerConfig, SubscriptionFilter, Tool, UpdateTaskParams,
 };
-use rmcp::service::{NotificationContext, Peer, RequestContext};
+use rmcp::service::{NotificationContext, Peer, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData, RoleServer, ServerHandler, tool, tool_handler, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -37,6 +38,7 @@ mod admin;
 mod catalog;
 mod jobs;
 mod knowledge;
+mod tasks;
 
 pub use catalog::{KvCollectionsArgs, KvQueryArgs, ListSavedSearchesArgs, RunSavedSearchArgs};
 pub use jobs::{SearchResultsArgs, SearchStartArgs, SidArgs};
@@ -61,6 +63,7 @@ pub struct SplunkTools {
     observer: Option<Arc<dyn CallObserver>>,
     filter_tools_list: bool,
     announce_tool_changes: bool,
+    offer_tasks: bool,
 }
 
 #[derive(Debug)]
@@ -75,6 +78,10 @@ struct Shared {
     /// The sessions' clients, told when the tools change; closed ones are dropped as new ones
     /// come.
     peers: Mutex<Vec<Peer<RoleServer>>>,
+    /// Bumped when the tools change, for the `subscriptions/listen` streams of protocol
+    /// 2026-07-28, which have no session to be told through.
+    tool_changes: tokio::sync::watch::Sender<u64>,
+    tasks: tasks::Tasks,
 }
 
 impl SplunkTools {
@@ -94,11 +101,14 @@ impl SplunkTools {
                 registry: ArcSwap::from_pointee(registry),
                 jobs: jobs::JobOwners::default(),
                 peers: Mutex::new(Vec::new()),
+                tool_changes: tokio::sync::watch::Sender::new(0),
+                tasks: tasks::Tasks::default(),
             }),
             caller: None,
             observer: None,
             filter_tools_list: true,
             announce_tool_changes: true,
+            offer_tasks: true,
         }
     }
 
@@ -119,6 +129,7 @@ impl SplunkTools {
             observer: self.observer.clone(),
             filter_tools_list: self.filter_tools_list,
             announce_tool_changes: self.announce_tool_changes,
+            offer_tasks: self.offer_tasks,
         }
     }
 
@@ -136,6 +147,15 @@ impl SplunkTools {
     /// step, like [`SplunkTools::with_observer`].
     pub fn with_tool_list_changes(mut self, on: bool) -> Self {
         self.announce_tool_changes = on;
+        self
+    }
+
+    /// Whether the server offers the tasks extension: searches as tasks, for clients that
+    /// declare it (`true`, the default). Tasks live in this process, so a stateless server,
+    /// which may be one of several replicas, offers none. A builder step, like
+    /// [`SplunkTools::with_observer`].
+    pub fn with_tasks(mut self, on: bool) -> Self {
+        self.offer_tasks = on;
         self
     }
 
@@ -169,10 +189,14 @@ impl SplunkTools {
     }
 
     /// Serves `registry` from the next call on, in every session: how a reloaded tools file
-    /// takes effect without dropping anyone. Every open session is sent
+    /// takes effect without dropping anyone. Every open session, and every
+    /// `subscriptions/listen` stream that asked for it, is sent
     /// `notifications/tools/list_changed`, so clients list the tools again.
     pub async fn replace_registry(&self, registry: ToolRegistry) {
         self.shared.registry.store(Arc::new(registry));
+        self.shared
+            .tool_changes
+            .send_modify(|changes| *changes += 1);
         let peers: Vec<Peer<RoleServer>> = self.open_peers().clone();
         // One task per session, each with a bound: a client that reads nothing must not hold
         // up the others, nor the next reload.
@@ -325,6 +349,24 @@ impl SplunkTools {
         }
         .await;
         call.finish(result)
+    }
+
+    /// Runs a call that passed the pre-check: a custom tool's, or a built-in tool's through
+    /// the router. Plain calls and tasks both come here.
+    async fn dispatch(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+        registry: Arc<ToolRegistry>,
+    ) -> Result<CallToolResponse, ErrorData> {
+        if let Some(custom) = registry.custom_tool(&request.name).cloned() {
+            return self
+                .call_custom(custom, registry, &request, &context)
+                .await
+                .map(Into::into);
+        }
+        let call = ToolCallContext::new(self, request, context);
+        Self::router().call(call).await
     }
 
     fn time_range(
@@ -928,15 +970,9 @@ impl SplunkTools {
                 reason: "must be at least 1".to_owned(),
             });
         }
-        if args.sample_ratio == Some(0) {
-            return Err(ToolError::InvalidArgument {
-                what: "sample_ratio",
-                reason: "must be at least 1".to_owned(),
-            });
-        }
         let mut params = SearchParams::with_time_range(range);
         params.mode = args.mode.map(Into::into);
-        params.sample_ratio = args.sample_ratio;
+        params.sample_ratio = checked_sample_ratio(args.sample_ratio)?;
         let client = self.client(call).await?;
         let sid = client.create_job(checked.text(), &params).await?;
         self.collect_job(
@@ -970,7 +1006,7 @@ impl SplunkTools {
         let config = &self.shared.config;
         let limit = requested.min(config.max_results_cap);
         call.sid = Some(sid.to_string());
-        self.shared.jobs.remember(&sid, call.subject());
+        self.shared.jobs.remember(sid.as_str(), call.subject());
         let status = match wait_watched(client, &sid, config.search_timeout, request).await {
             Ok(status) => status,
             Err(WaitEnd::Splunk(splunk_client::Error::Timeout { .. })) => {
@@ -1034,6 +1070,18 @@ Select fewer fields (| table a b c) or aggregate.",
         });
         Ok(answer(text, structured))
     }
+}
+
+/// A `sample_ratio` argument, refused when 0 (Splunk's own message would not name the tool's
+/// argument).
+fn checked_sample_ratio(ratio: Option<u64>) -> Result<Option<u64>, ToolError> {
+    if ratio == Some(0) {
+        return Err(ToolError::InvalidArgument {
+            what: "sample_ratio",
+            reason: "must be at least 1".to_owned(),
+        });
+    }
+    Ok(ratio)
 }
 
 /// For a search that found nothing: which of the indexes it names the caller cannot see
@@ -1203,14 +1251,39 @@ impl ServerHandler for SplunkTools {
         {
             return Ok(refused.into());
         }
-        if let Some(custom) = registry.custom_tool(&request.name).cloned() {
-            return self
-                .call_custom(custom, registry, &request, &context)
-                .await
-                .map(Into::into);
+        if self.runs_as_task(&request.name, &registry, &context) {
+            return Ok(CallToolResponse::Task(
+                self.start_task(request, &context, registry),
+            ));
         }
-        let call = ToolCallContext::new(self, request, context);
-        Self::router().call(call).await
+        self.dispatch(request, context, registry).await
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, ErrorData> {
+        let tasks = self.owned_tasks(&request.task_id, &context.extensions)?;
+        Ok(GetTaskResult::new(tasks.get_task(&request.task_id)?))
+    }
+
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.owned_tasks(&request.task_id, &context.extensions)?
+            .update_task(&request.task_id, request.input_responses)
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), ErrorData> {
+        self.owned_tasks(&request.task_id, &context.extensions)?
+            .cancel_task(&request.task_id)
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
@@ -1246,15 +1319,44 @@ impl ServerHandler for SplunkTools {
         self.open_peers().push(context.peer);
     }
 
+    /// `subscriptions/listen` (protocol 2026-07-28) serves the one notification declared:
+    /// tools/list_changed, when it is (not on a stateless server).
+    fn accepted_subscription_filter(
+        &self,
+        requested: &SubscriptionFilter,
+    ) -> Option<SubscriptionFilter> {
+        self.announce_tool_changes
+            .then(|| requested.supported_by(&self.get_info().capabilities))
+    }
+
+    async fn listen(&self, subscription: SubscriptionContext) -> Result<(), ErrorData> {
+        let mut changes = self.shared.tool_changes.subscribe();
+        changes.mark_unchanged();
+        loop {
+            tokio::select! {
+                () = subscription.cancelled() => return Ok(()),
+                changed = changes.changed() => {
+                    if changed.is_err() {
+                        return Ok(());
+                    }
+                    if let Err(e) = subscription.sink().notify_tool_list_changed().await {
+                        tracing::debug!(error = %e, "a subscription could not be told that the tools changed");
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+
     fn get_info(&self) -> ServerConfig {
-        let capabilities = if self.announce_tool_changes {
-            ServerCapabilities::builder()
-                .enable_tools()
-                .enable_tool_list_changed()
-                .build()
-        } else {
-            ServerCapabilities::builder().enable_tools().build()
-        };
+        let mut capabilities = ServerCapabilities::builder().enable_tools();
+        if self.announce_tool_changes {
+            capabilities = capabilities.enable_tool_list_changed();
+        }
+        if self.offer_tasks {
+            capabilities = capabilities.enable_tasks();
+        }
+        let capabilities = capabilities.build();
         ServerConfig::new(capabilities)
             .with_server_info(Implementation::new("splunk-mcp", env!("CARGO_PKG_VERSION")))
             .with_instructions(INSTRUCTIONS)

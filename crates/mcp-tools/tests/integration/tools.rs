@@ -149,7 +149,7 @@ async fn validate_spl_tells_the_guard_and_splunks_parser_apart() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn search_mode_and_event_sampling_reach_splunk() {
+async fn search_mode_and_event_sampling_reach_splunk_for_searches_and_saved_searches() {
     let world = World::start().await;
     let client = connect(world.service_server(ToolsConfig::default())).await;
     let count = |result: &rmcp::model::CallToolResult| -> u64 {
@@ -202,6 +202,56 @@ async fn search_mode_and_event_sampling_reach_splunk() {
     assert!(
         text(&refused).contains("argument `mode` must be one of: fast, smart, verbose")
             && text(&refused).contains("argument `sample_ratio` must be at least 1"),
+        "{}",
+        text(&refused)
+    );
+
+    // A saved search takes them too, as overrides of its own dispatch settings.
+    let total = |result: &rmcp::model::CallToolResult| -> u64 {
+        assert_eq!(result.is_error, Some(false), "{}", text(result));
+        let rows = result.structured_content.as_ref().unwrap()["rows"]
+            .as_array()
+            .unwrap()
+            .clone();
+        rows.iter()
+            .map(|row| row["count"].as_str().unwrap().parse::<u64>().unwrap())
+            .sum()
+    };
+    let saved = |extra: Value| {
+        let mut args = json!({"name": "Web server errors", "earliest": "0", "max_results": 1000});
+        args.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        call(&client, "splunk_run_saved_search", args)
+    };
+    let all = total(&saved(json!({})).await);
+    let sampled = total(&saved(json!({"mode": "verbose", "sample_ratio": 10})).await);
+    assert!(all >= 20, "the seeded data has 5xx answers: {all}");
+    // Events are sampled as they are read, before `status>=500` keeps some: about one in ten.
+    assert!(
+        sampled.abs_diff(all / 10) <= all / 40,
+        "{sampled} sampled of {all} errors"
+    );
+    let dispatch = world
+        .emulator
+        .request_log()
+        .into_iter()
+        .rfind(|r| r.method == "POST" && r.path.ends_with("/dispatch"))
+        .expect("the saved search was dispatched");
+    for (name, value) in [
+        ("dispatch.adhoc_search_level", "verbose"),
+        ("dispatch.sample_ratio", "10"),
+    ] {
+        assert!(
+            dispatch.params.iter().any(|(k, v)| k == name && v == value),
+            "{name}={value} not in {:?}",
+            dispatch.params
+        );
+    }
+    let refused = saved(json!({"sample_ratio": 0})).await;
+    assert_eq!(refused.is_error, Some(true));
+    assert!(
+        text(&refused).contains("argument `sample_ratio` must be at least 1"),
         "{}",
         text(&refused)
     );

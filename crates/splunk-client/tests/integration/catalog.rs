@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use serde_json::json;
 use splunk_client::{
-    Error, KvQuery, KvSort, ListOptions, MetadataKind, Namespace, TimeRange, WaitOptions,
+    DispatchOptions, Error, KvQuery, KvSort, ListOptions, MetadataKind, Namespace, SearchMode,
+    TimeRange, WaitOptions,
 };
 
 use crate::over_http_and_https;
@@ -117,11 +118,13 @@ async fn saved_searches_list_get_dispatch_history(world: World) {
         Err(Error::NotFound { .. })
     ));
     let sid = admin
-        .dispatch_saved_search(
-            &ns,
-            "Web server errors",
-            Some(&TimeRange::since("-7d").unwrap()),
-        )
+        .dispatch_saved_search(&ns, "Web server errors", &{
+            let mut options = DispatchOptions::default();
+            options.time_range = Some(TimeRange::since("-7d").unwrap());
+            options.mode = Some(SearchMode::Fast);
+            options.sample_ratio = Some(3);
+            options
+        })
         .await
         .unwrap();
     admin
@@ -134,6 +137,11 @@ async fn saved_searches_list_get_dispatch_history(world: World) {
         "/servicesNS/-/-/saved/searches/Web%20server%20errors/dispatch"
     );
     assert_eq!(param(&dispatched[0], "dispatch.earliest_time"), Some("-7d"));
+    assert_eq!(
+        param(&dispatched[0], "dispatch.adhoc_search_level"),
+        Some("fast")
+    );
+    assert_eq!(param(&dispatched[0], "dispatch.sample_ratio"), Some("3"));
     let history = admin
         .saved_search_history(&ns, "Web server errors")
         .await

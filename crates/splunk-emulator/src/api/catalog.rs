@@ -410,13 +410,14 @@ pub(crate) async fn dispatch_saved(
         .get("dispatch.latest_time")
         .unwrap_or(&saved.latest)
         .to_owned();
+    let sample_ratio = search::mode_and_sample_ratio(&ctx.params, "dispatch.")?;
     let prepared = search::prepare(
         &state,
         caller,
         &saved.search,
         Some(&earliest),
         Some(&latest),
-        1,
+        sample_ratio,
     )?;
     let sid = jobs::saved_search_sid(&state, &caller.username, &saved.app);
     let mut request = vec![

@@ -358,21 +358,7 @@ pub(crate) async fn create(
             "Invalid exec_mode: {exec_mode}"
         )));
     }
-    if let Some(level) = params.get("adhoc_search_level")
-        && !matches!(level, "fast" | "smart" | "verbose")
-    {
-        return Err(ApiError::bad_request(format!(
-            "Invalid value '{level}' for argument 'adhoc_search_level'; use fast, smart or verbose"
-        )));
-    }
-    let sample_ratio = match int_param(params, "sample_ratio", 1)? {
-        0 => {
-            return Err(ApiError::bad_request(
-                "Invalid value '0' for argument 'sample_ratio'; it must be at least 1",
-            ));
-        }
-        ratio => ratio as u64,
-    };
+    let sample_ratio = search::mode_and_sample_ratio(params, "")?;
     let prepared = search::prepare(
         &state,
         caller,

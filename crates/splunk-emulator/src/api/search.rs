@@ -130,6 +130,27 @@ pub(crate) fn results_body(
 }
 
 /// A non-negative integer parameter with a default.
+/// Checks the search mode (`{prefix}adhoc_search_level`) and returns the event sampling ratio
+/// (`{prefix}sample_ratio`, 1 when absent), as splunkd refuses bad values: `prefix` is empty
+/// for a new job and `dispatch.` for a saved search's dispatch.
+pub(crate) fn mode_and_sample_ratio(params: &Params, prefix: &str) -> Result<u64, ApiError> {
+    let level_name = format!("{prefix}adhoc_search_level");
+    if let Some(level) = params.get(&level_name)
+        && !matches!(level, "fast" | "smart" | "verbose")
+    {
+        return Err(ApiError::bad_request(format!(
+            "Invalid value '{level}' for argument '{level_name}'; use fast, smart or verbose"
+        )));
+    }
+    let ratio_name = format!("{prefix}sample_ratio");
+    match int_param(params, &ratio_name, 1)? {
+        0 => Err(ApiError::bad_request(format!(
+            "Invalid value '0' for argument '{ratio_name}'; it must be at least 1"
+        ))),
+        ratio => Ok(ratio as u64),
+    }
+}
+
 pub(crate) fn int_param(params: &Params, name: &str, default: usize) -> Result<usize, ApiError> {
     match params.get(name) {
         None | Some("") => Ok(default),

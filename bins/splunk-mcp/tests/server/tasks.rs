@@ -1,0 +1,221 @@
+//! Long searches as tasks (issue 18, item 5: the MCP tasks extension, SEP-2663) through the
+//! rmcp client declaring the extension: `splunk_search` answers with a task whose `tasks/get`
+//! gives the same result a plain call gives, audited once; a quick tool still answers at once;
+//! another user cannot see the task; `tasks/cancel` cancels the Splunk job, which the emulator
+//! no longer has within 1 s, and the task and the audit log say `cancelled`.
+
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, ClientCapabilities,
+    ClientConfig, CreateTaskResult, GetTaskParams, Implementation, TaskPayload, TaskStatus,
+};
+use rmcp::service::RunningService;
+use rmcp::{RoleClient, ServiceError};
+use serde_json::{Value, json};
+
+use crate::long_searches::{READ_SEARCH, SEARCH, slow_world};
+use crate::support::{call, connect, connect_with, token_for, wait_for_audit};
+
+/// An MCP client that declares the tasks extension.
+#[derive(Clone)]
+struct TasksClient;
+
+impl rmcp::ClientHandler for TasksClient {
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(
+            ClientCapabilities::builder().enable_tasks().build(),
+            Implementation::new("tasks-test", "1.0.0"),
+        )
+    }
+}
+
+type Client = RunningService<RoleClient, TasksClient>;
+
+/// `tools/call` of `tool` with `args`, as the client sends it: the server may answer with a
+/// task.
+async fn call_once(client: &Client, tool: &str, args: Value) -> CallToolResponse {
+    let Value::Object(args) = args else {
+        panic!("tool arguments are an object");
+    };
+    client
+        .call_tool_once(CallToolRequestParams::new(tool.to_owned()).with_arguments(args))
+        .await
+        .unwrap_or_else(|e| panic!("{tool}: {e}"))
+}
+
+/// The task a response is, or a panic.
+fn task(response: CallToolResponse) -> CreateTaskResult {
+    match response {
+        CallToolResponse::Task(created) => created,
+        other => panic!("expected a task, got {other:?}"),
+    }
+}
+
+/// Polls `tasks/get` as the server asks until the task ends (60 s at most); its last state.
+async fn wait_for_end(client: &Client, created: &CreateTaskResult) -> TaskPayload {
+    let every = Duration::from_millis(created.task.poll_interval_ms.unwrap_or(500));
+    let started = Instant::now();
+    loop {
+        let got = client
+            .peer()
+            .get_task(GetTaskParams::new(created.task.task_id.clone()))
+            .await
+            .expect("tasks/get");
+        if got.task.status().is_terminal() {
+            return got.task.payload;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the task has not ended"
+        );
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// The rows of a search result, without its job's sid.
+fn rows(result: &CallToolResult) -> Value {
+    assert_ne!(result.is_error, Some(true), "{result:?}");
+    result.structured_content.as_ref().expect("structured")["rows"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_called_as_a_task_answers_through_tasks_get() {
+    let (world, server) = slow_world(Duration::from_secs(2)).await;
+    let alice = token_for(&world, &server, "alice", READ_SEARCH).await;
+    let client = connect_with(&server.mcp_url, &alice, TasksClient).await;
+    let search: Value = serde_json::from_str(SEARCH).expect("JSON");
+
+    let created = task(call_once(&client, "splunk_search", search.clone()).await);
+    assert_eq!(created.task.status, TaskStatus::Working, "{created:?}");
+    assert_eq!(created.task.poll_interval_ms, Some(500));
+    let Some(TaskPayload::Completed { result }) = Some(wait_for_end(&client, &created).await)
+    else {
+        panic!("the task did not complete");
+    };
+    let result: CallToolResult =
+        serde_json::from_value(Value::Object(result)).expect("a tool result");
+
+    // The same answer as a plain call of a client without the extension.
+    let plain = connect(&server.mcp_url, &alice).await;
+    let direct = call(&plain, "splunk_search", search).await;
+    assert_eq!(rows(&result), rows(&direct));
+    assert!(
+        rows(&result).as_array().is_some_and(|r| !r.is_empty()),
+        "{result:?}"
+    );
+    // Each call audited once, as alice, by the same pipeline.
+    let audited = wait_for_audit(&server.log, 2, |e| e["tool"] == "splunk_search").await;
+    assert!(
+        audited
+            .iter()
+            .all(|e| e["outcome"] == "ok" && e["subject"] == "alice"),
+        "{audited:?}"
+    );
+
+    // A quick tool answers at once, task or not.
+    let whoami = call_once(&client, "splunk_whoami", json!({"skip_splunk": true})).await;
+    assert!(
+        matches!(whoami, CallToolResponse::Complete(_)),
+        "{whoami:?}"
+    );
+
+    // Another user does not see alice's task: it is unknown to him, as one that never was.
+    let bob = token_for(&world, &server, "bob", READ_SEARCH).await;
+    let intruder = connect_with(&server.mcp_url, &bob, TasksClient).await;
+    for attempt in [
+        intruder
+            .peer()
+            .get_task(GetTaskParams::new(created.task.task_id.clone()))
+            .await
+            .map(drop),
+        intruder
+            .peer()
+            .cancel_task(CancelTaskParams::new(created.task.task_id.clone()))
+            .await,
+    ] {
+        let Err(ServiceError::McpError(error)) = attempt else {
+            panic!("bob reached alice's task: {attempt:?}");
+        };
+        assert_eq!(error.code.0, -32602, "{error:?}");
+        assert!(error.message.contains("unknown task"), "{error:?}");
+    }
+    client.cancel().await.expect("close");
+    intruder.cancel().await.expect("close");
+    plain.cancel().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_task_cancels_its_splunk_job() {
+    let (world, server) = slow_world(Duration::from_secs(20)).await;
+    let alice = token_for(&world, &server, "alice", READ_SEARCH).await;
+    let client = connect_with(&server.mcp_url, &alice, TasksClient).await;
+    let search: Value = serde_json::from_str(SEARCH).expect("JSON");
+
+    let created = task(call_once(&client, "splunk_search", search).await);
+    // Wait until the job runs: the emulator lists it.
+    let jobs_url = format!("{}/services/search/jobs", world.splunk.url());
+    let job_listed = || async {
+        let listed: Value = world
+            .http
+            .get(&jobs_url)
+            .basic_auth("admin", Some("changeme"))
+            .query(&[("output_mode", "json"), ("count", "0")])
+            .send()
+            .await
+            .expect("ask the emulator for its jobs")
+            .json()
+            .await
+            .expect("JSON");
+        listed["entry"].as_array().is_some_and(|e| !e.is_empty())
+    };
+    for _ in 0..100 {
+        if job_listed().await {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(job_listed().await, "the task started no job");
+
+    client
+        .peer()
+        .cancel_task(CancelTaskParams::new(created.task.task_id.clone()))
+        .await
+        .expect("tasks/cancel is acknowledged");
+    let cancelled = Instant::now();
+    assert!(
+        matches!(
+            wait_for_end(&client, &created).await,
+            TaskPayload::Cancelled
+        ),
+        "the task ends cancelled"
+    );
+    let audited = wait_for_audit(&server.log, 1, |e| e["tool"] == "splunk_search").await;
+    assert_eq!(audited[0]["outcome"], "cancelled", "{audited:?}");
+    let sid = audited[0]["sid"]
+        .as_str()
+        .expect("the job's sid")
+        .to_owned();
+    let job_url = format!("{jobs_url}/{sid}");
+    loop {
+        let status = world
+            .http
+            .get(&job_url)
+            .basic_auth("admin", Some("changeme"))
+            .query(&[("output_mode", "json")])
+            .send()
+            .await
+            .expect("ask the emulator for the job")
+            .status();
+        if status == StatusCode::NOT_FOUND {
+            break;
+        }
+        assert!(
+            cancelled.elapsed() < Duration::from_secs(1),
+            "the job {sid} is still there ({status}) 1 s after the task was cancelled"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    client.cancel().await.expect("close");
+}
