@@ -8,9 +8,11 @@
 //! with a pinned splunk-sdk), one process per run so each reports its own peak memory.
 //!
 //! `compare` sets splunk-mcp against the Python MCP servers (FastMCP, mcp-server-for-splunk)
-//! under wrk and writes docs/benchmarks.md; see [`compare`].
+//! under wrk, and what one search answer of each puts in front of the model, and writes
+//! docs/benchmarks.md; see [`compare`] and [`context`].
 
 mod compare;
+mod context;
 mod idp;
 mod load;
 
@@ -29,7 +31,8 @@ pub(crate) enum Target {
     /// splunk-client's export stream against Python splunk-sdk's JSONResultsReader, side by side.
     ClientExport,
     /// splunk-mcp against FastMCP and mcp-server-for-splunk under wrk: protocol path, search
-    /// path, resource use and micro figures; writes docs/benchmarks.md.
+    /// path, what reaches the model (bytes and tokens of a search answer), resource use and
+    /// micro figures; writes docs/benchmarks.md.
     Compare,
 }
 

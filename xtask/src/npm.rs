@@ -1,5 +1,7 @@
 //! The npm packages of the test world, installed from their lock files: the IdP under
-//! `tests/idp`, and the official MCP clients and conformance suite under `tests/clients`.
+//! `tests/idp`, and the official MCP clients and conformance suite under `tests/clients`; and
+//! those of the benches (`xtask/bench-peers`: the token counter of `bench compare`), installed
+//! by the bench that needs them.
 
 use std::path::Path;
 use std::time::SystemTime;
@@ -10,31 +12,39 @@ use tokio::process::Command;
 use crate::process::workspace_root;
 use crate::progress::Phase;
 
-/// Directories whose `node_modules` must match their committed `package-lock.json`.
+/// The test world's directories whose `node_modules` must match their committed
+/// `package-lock.json`.
 const NPM_PROJECTS: &[&str] = &["tests/idp", "tests/clients"];
 
-/// Runs `npm ci` in every npm project whose `node_modules` is missing or older than its lock
-/// file, so tests never run against stale or hand-installed packages.
+/// Runs `npm ci` in every npm project of the test world whose `node_modules` is missing or older
+/// than its lock file, so tests never run against stale or hand-installed packages.
 pub(crate) async fn ensure_installed() -> anyhow::Result<()> {
     for project in NPM_PROJECTS {
-        let dir = workspace_root().join(project);
-        if is_current(&dir)? {
-            continue;
-        }
-        require_tool("node").await?;
-        require_tool("npm").await?;
-        let phase = Phase::start(project, "npm ci --no-audit --no-fund");
-        let status = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&dir)
-            .status()
-            .await
-            .with_context(|| format!("starting npm ci in {project}"))?;
-        if !status.success() {
-            bail!("npm ci in {project} failed ({status})");
-        }
-        phase.done();
+        ensure_project(project).await?;
     }
+    Ok(())
+}
+
+/// Runs `npm ci` in `project` (a directory under the workspace root with a committed
+/// `package-lock.json`) when its `node_modules` is missing or older than the lock file.
+pub(crate) async fn ensure_project(project: &str) -> anyhow::Result<()> {
+    let dir = workspace_root().join(project);
+    if is_current(&dir)? {
+        return Ok(());
+    }
+    require_tool("node").await?;
+    require_tool("npm").await?;
+    let phase = Phase::start(project, "npm ci --no-audit --no-fund");
+    let status = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(&dir)
+        .status()
+        .await
+        .with_context(|| format!("starting npm ci in {project}"))?;
+    if !status.success() {
+        bail!("npm ci in {project} failed ({status})");
+    }
+    phase.done();
     Ok(())
 }
 
@@ -64,7 +74,8 @@ async fn require_tool(tool: &str) -> anyhow::Result<()> {
         .is_ok_and(|out| out.status.success());
     if !found {
         bail!(
-            "`{tool}` was not found: the test IdP and MCP clients need Node.js 20.19+ with npm \
+            "`{tool}` was not found: the test IdP, the MCP clients and the bench's token counter \
+             need Node.js 20.19+ with npm \
              (e.g. `apt-get install nodejs npm`, or https://nodejs.org)"
         );
     }

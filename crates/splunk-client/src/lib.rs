@@ -68,8 +68,8 @@ pub use knowledge::{
 };
 pub use observe::RequestObserver;
 pub use search::{
-    DEFAULT_PAGE_SIZE, DispatchState, JobStatus, ParsedCommand, ParsedSearch, SearchMode,
-    SearchParams, SearchResults, Sid, WaitOptions,
+    CreatedJob, DEFAULT_PAGE_SIZE, DispatchState, JobStatus, ParsedCommand, ParsedSearch,
+    SearchMode, SearchParams, SearchResults, Sid, WaitOptions,
 };
 pub use secrecy::{ExposeSecret, SecretString};
 pub use time::{TimeModifier, TimeRange};

@@ -139,9 +139,34 @@ impl Sid {
         Self(sid.into())
     }
 
+    /// A new id for a job this client names itself (the `id` of a create): unique, and valid
+    /// as the name of Splunk's dispatch directory.
+    pub fn generate() -> Self {
+        Self(format!("mcp_{:032x}", rand::random::<u128>()))
+    }
+
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// How a job created by [`Client::create_job_within`] stands when the call returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CreatedJob {
+    /// Splunk answered the blocking create: the job has ended (done, or failed).
+    Ended(Sid),
+    /// The wait passed first: the job runs on, to be polled.
+    Running(Sid),
+}
+
+impl CreatedJob {
+    /// The job's id.
+    pub fn sid(&self) -> &Sid {
+        match self {
+            Self::Ended(sid) | Self::Running(sid) => sid,
+        }
     }
 }
 
@@ -344,6 +369,40 @@ pub struct JobStatus {
 }
 
 impl JobStatus {
+    /// Whether the job has ended: done, or failed ([`JobStatus::checked`] tells which).
+    pub fn has_ended(&self) -> bool {
+        self.is_done
+            || self.is_failed
+            || matches!(
+                self.dispatch_state,
+                DispatchState::Done | DispatchState::Failed
+            )
+    }
+
+    /// The status, or [`Error::SearchFailed`] with its messages when the job failed.
+    pub fn checked(self) -> Result<Self> {
+        if self.is_failed || self.dispatch_state == DispatchState::Failed {
+            Err(self.failure())
+        } else {
+            Ok(self)
+        }
+    }
+
+    /// How long to wait before asking again: until the job should be done, judging by its
+    /// progress so far (`runDuration` over `doneProgress`), within the bounds of `options`; or
+    /// `grown` while the job reports no progress yet.
+    fn next_poll(&self, grown: Duration, options: &WaitOptions) -> Duration {
+        let done = self.done_progress;
+        if done > 0.0 && done < 1.0 && self.run_duration > 0.0 {
+            let remaining = self.run_duration * (1.0 - done) / done;
+            Duration::try_from_secs_f64(remaining)
+                .unwrap_or(options.max_interval)
+                .clamp(options.first_interval, options.max_interval)
+        } else {
+            grown
+        }
+    }
+
     /// The error a failed job stands for.
     fn failure(&self) -> Error {
         let mut messages: Vec<Message> = self
@@ -475,15 +534,12 @@ impl Client {
         mut watch: impl FnMut(&JobStatus),
     ) -> Result<JobStatus> {
         let deadline = tokio::time::Instant::now() + options.deadline;
-        let mut interval = options.first_interval;
+        let mut grown = options.first_interval;
         loop {
             let status = self.job_status(sid).await?;
             watch(&status);
-            if status.is_failed || status.dispatch_state == DispatchState::Failed {
-                return Err(status.failure());
-            }
-            if status.is_done || status.dispatch_state == DispatchState::Done {
-                return Ok(status);
+            if status.has_ended() {
+                return status.checked();
             }
             let now = tokio::time::Instant::now();
             if now >= deadline {
@@ -493,8 +549,44 @@ impl Client {
                     after: options.deadline,
                 });
             }
-            tokio::time::sleep(interval.min(deadline - now)).await;
-            interval = (interval + interval / 2).min(options.max_interval);
+            let pause = status.next_poll(grown, &options);
+            tokio::time::sleep(pause.min(deadline - now)).await;
+            grown = (grown + grown / 2).min(options.max_interval);
+        }
+    }
+
+    /// Creates a job named `sid` ([`Sid::generate`]) that Splunk answers once it has ended
+    /// (`exec_mode=blocking`), waiting at most `wait` for that answer: a short search ends with
+    /// one request, where polling would see it done up to one pause late. Past `wait` the job
+    /// runs on as any other ([`CreatedJob::Running`]); if the create had not reached Splunk by
+    /// then, it is sent again as a normal job of the same name.
+    pub async fn create_job_within(
+        &self,
+        query: &str,
+        params: &SearchParams,
+        sid: &Sid,
+        wait: Duration,
+    ) -> Result<CreatedJob> {
+        let mut form = params.form(query)?;
+        form.push("id", sid.as_str());
+        let mut blocking = form.clone();
+        blocking.push("exec_mode", "blocking");
+        let create = ApiRequest::post(Endpoint::services("search/jobs"), blocking)
+            .operation("search.create_blocking");
+        if let Ok(answer) = tokio::time::timeout(wait, self.json::<SidAnswer>(&create)).await {
+            answer?.into_sid()?;
+            return Ok(CreatedJob::Ended(sid.clone()));
+        }
+        match self.job_status(sid).await {
+            Ok(_) => return Ok(CreatedJob::Running(sid.clone())),
+            Err(Error::NotFound { .. }) => {}
+            Err(e) => return Err(e),
+        }
+        let create = ApiRequest::post(Endpoint::services("search/jobs"), form);
+        match self.json::<SidAnswer>(&create).await {
+            // 409: the blocking create got there meanwhile.
+            Ok(_) | Err(Error::Conflict { .. }) => Ok(CreatedJob::Running(sid.clone())),
+            Err(e) => Err(e),
         }
     }
 
@@ -646,6 +738,34 @@ impl Client {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn polls_are_timed_from_the_jobs_progress() {
+        let status = |done: f64, run: f64| -> JobStatus {
+            serde_json::from_value(serde_json::json!({"doneProgress": done, "runDuration": run}))
+                .unwrap()
+        };
+        let options = WaitOptions::default();
+        let grown = Duration::from_millis(75);
+        // A quarter done after 0.3 s: 0.9 s to go.
+        assert_eq!(
+            status(0.25, 0.3).next_poll(grown, &options),
+            Duration::from_millis(900)
+        );
+        // Nearly done: ask again soon, but not sooner than the first pause.
+        assert_eq!(
+            status(0.99, 0.5).next_poll(grown, &options),
+            options.first_interval
+        );
+        // Far from done: no longer than the longest pause.
+        assert_eq!(
+            status(0.01, 10.0).next_poll(grown, &options),
+            options.max_interval
+        );
+        // No progress yet (queued), or none reported: the growing pause.
+        assert_eq!(status(0.0, 0.0).next_poll(grown, &options), grown);
+        assert_eq!(status(0.5, 0.0).next_poll(grown, &options), grown);
+    }
 
     #[test]
     fn queries_get_a_generating_command() {

@@ -5,8 +5,9 @@
 //! from the bench's own JWKS ([`super::idp`]), in protocol 2025-11-25 and 2026-07-28. Search path:
 //! `splunk_search` of `| makeresults count=100` against deslicer's mcp-server-for-splunk
 //! `run_oneshot_search`, both on the same emulator with the same account. Servers run on core 0,
-//! wrk on core 1; splunk-mcp and its peer take turns point by point. Then resource use and the criterion/export micro figures, as one table written
-//! to docs/benchmarks.md.
+//! wrk on core 1; splunk-mcp and its peer take turns point by point. Then what one search answer
+//! puts in front of the model ([`super::context`]), resource use and the criterion/export micro
+//! figures, as one table written to docs/benchmarks.md.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
+use super::context::{ContextFigures, TokenCounter};
 use super::idp::{BenchIdp, SUBJECT};
 use super::load::{Call, LOAD_CORE, Launch, LoadFigures, Server, call_once, run_wrk};
 use crate::process::{Service, built_binary, cargo, isolated_command, workspace_root};
@@ -189,6 +191,16 @@ pub(super) async fn run(quick: bool) -> anyhow::Result<()> {
         }
         Err(error) => return Err(error),
     };
+    let token_counter = match TokenCounter::install().await {
+        Ok(counter) => Ok(counter),
+        Err(error) if quick => {
+            say(format_args!(
+                "no token counts in --quick, the counter could not be installed: {error:#}"
+            ));
+            Err(format!("{error:#}"))
+        }
+        Err(error) => return Err(error),
+    };
 
     // The builds above raise the load themselves; this one shows what else was running.
     let load_at_measure = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
@@ -288,7 +300,7 @@ pub(super) async fn run(quick: bool) -> anyhow::Result<()> {
         "required_scopes": ["splunk:search"],
     })
     .to_string();
-    let deslicer = peers.as_ref().map(|peers| {
+    let oneshot = peers.as_ref().map(|peers| {
         let launch = Launch {
             name: "mcp-server-for-splunk",
             program: peers.splunk.clone(),
@@ -347,11 +359,24 @@ pub(super) async fn run(quick: bool) -> anyhow::Result<()> {
                 json!({"spl": "| makeresults count=100", "max_results": 100}),
                 true,
             ),
-            deslicer.as_ref(),
+            oneshot.as_ref(),
             plan.search_connections,
             plan.search_duration,
         )
         .await?;
+    // Fresh launches with logs of their own, so the load runs' logs stay as they were.
+    let peer_context = oneshot.as_ref().map(|subject| Launch {
+        name: "mcp-server-for-splunk-context",
+        ..subject.launch.clone()
+    });
+    let context = super::context::measure(
+        &http,
+        &idp,
+        &ours("splunk-mcp-context"),
+        peer_context.as_ref(),
+        token_counter.as_ref().map_err(String::as_str),
+    )
+    .await?;
     let peer_figures = match (peers.as_ref(), fastmcp, deslicer) {
         (Some(peers), Some(fastmcp), Some(deslicer)) => Some(PeerFigures {
             // FastMCP is the reference of the protocol targets: without it there is no table.
@@ -375,6 +400,7 @@ pub(super) async fn run(quick: bool) -> anyhow::Result<()> {
         load_at_measure: load_at_measure.trim(),
         ours_whoami: &ours_whoami,
         ours_search: &ours_search,
+        context: &context,
         peers: peer_figures.as_ref(),
         micro: micro.as_ref(),
         sizes,
@@ -865,6 +891,8 @@ struct Report<'a> {
     load_at_measure: &'a str,
     ours_whoami: &'a Figures,
     ours_search: &'a Figures,
+    /// Bytes and tokens of one search answer of splunk-mcp and of mcp-server-for-splunk.
+    context: &'a ContextFigures,
     /// FastMCP, mcp-server-for-splunk, and the bytes of their venvs.
     peers: Option<&'a PeerFigures>,
     micro: Option<&'a Micro>,
@@ -875,7 +903,8 @@ fn mb(kib: u64) -> f64 {
     kib as f64 * 1024.0 / 1e6
 }
 
-fn verdict(met: bool) -> &'static str {
+/// The cell of a target: met, or missed in bold.
+pub(super) fn verdict(met: bool) -> &'static str {
     if met { "met" } else { "**missed**" }
 }
 
@@ -1032,6 +1061,9 @@ impl Report<'_> {
                 reason.replace('\n', " ")
             )?;
         }
+
+        writeln!(out)?;
+        super::context::render(&mut out, self.context)?;
 
         writeln!(out)?;
         writeln!(

@@ -18,6 +18,7 @@ pub(super) const LOAD_CORE: &str = "1";
 
 /// How to start one server: the program, its arguments (`{port}` is replaced by the port it
 /// must listen on, in the environment too) and its environment (the developer's `MCP_*`, `SPLUNK_*`, `IDP_*` are dropped).
+#[derive(Clone)]
 pub(super) struct Launch {
     /// Short name for logs and tables.
     pub(super) name: &'static str,

@@ -185,7 +185,8 @@ outputlookup, sendemail, ...) is refused. The time range defaults to the saved s
                 .dispatch_saved_search(&ns, &args.name, &options)
                 .await?;
             let label = format!("saved search '{}'", args.name);
-            self.collect_job(&mut call, &client, sid, &label, requested, &[], &request)
+            let job = splunk_client::CreatedJob::Running(sid);
+            self.collect_job(&mut call, &client, job, &label, requested, &[], &request)
                 .await
         }
         .await;
@@ -348,7 +349,7 @@ MongoDB-style query object, projected to some fields, and paged with limit/skip.
                 rows.len(),
                 args.collection
             );
-            push_rows_and_notes(&mut text, &rows, &notes);
+            push_rows_and_notes(&mut text, &[], &rows, &notes);
             Ok(answer(
                 text,
                 json!({

@@ -299,7 +299,7 @@ impl SplunkTools {
             rows.len(),
             args.offset
         );
-        push_rows_and_notes(&mut text, &rows, &notes);
+        push_rows_and_notes(&mut text, &page.fields, &rows, &notes);
         let structured = json!({
             "sid": sid.as_str(),
             "offset": args.offset,

@@ -23,7 +23,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use splunk_client::{
-    Client, ListOptions, MetadataKind, Row, SearchParams, Sid, TimeRange, WaitOptions,
+    Client, CreatedJob, ListOptions, MetadataKind, Row, SearchParams, Sid, TimeRange, WaitOptions,
 };
 
 use crate::audit::{AuditEvent, CallObserver, Outcome, args_digest};
@@ -974,11 +974,13 @@ impl SplunkTools {
         params.mode = args.mode.map(Into::into);
         params.sample_ratio = checked_sample_ratio(args.sample_ratio)?;
         let client = self.client(call).await?;
-        let sid = client.create_job(checked.text(), &params).await?;
+        let sid = Sid::generate();
+        call.sid = Some(sid.to_string());
+        let job = create_watched(&client, checked.text(), &params, &sid, request).await?;
         self.collect_job(
             call,
             &client,
-            sid,
+            job,
             checked.text(),
             requested,
             checked.indexes(),
@@ -987,17 +989,17 @@ impl SplunkTools {
         .await
     }
 
-    /// Waits for job `sid` (cancelling it past the timeout, or when `request` is cancelled, and
-    /// reporting its progress when `request` asked for it) and answers with its first rows,
-    /// cut to the row and byte limits with a note saying so. `label` names the search in the
-    /// answer; `requested` is the caller's row limit before the server's cap. When nothing is
-    /// found, a note names those of `named_indexes` the caller cannot see.
+    /// Waits for `job` unless it has ended (cancelling it past the timeout, or when `request`
+    /// is cancelled, and reporting its progress when `request` asked for it) and answers with
+    /// its first rows, cut to the row and byte limits with a note saying so. `label` names the
+    /// search in the answer; `requested` is the caller's row limit before the server's cap.
+    /// When nothing is found, a note names those of `named_indexes` the caller cannot see.
     #[allow(clippy::too_many_arguments)] // each is one fact of the search being collected
     async fn collect_job(
         &self,
         call: &mut Call,
         client: &Client,
-        sid: Sid,
+        job: CreatedJob,
         label: &str,
         requested: u64,
         named_indexes: &[String],
@@ -1005,22 +1007,28 @@ impl SplunkTools {
     ) -> Result<CallToolResult, ToolError> {
         let config = &self.shared.config;
         let limit = requested.min(config.max_results_cap);
+        let sid = job.sid().clone();
         call.sid = Some(sid.to_string());
         self.shared.jobs.remember(sid.as_str(), call.subject());
-        let status = match wait_watched(client, &sid, config.search_timeout, request).await {
-            Ok(status) => status,
-            Err(WaitEnd::Splunk(splunk_client::Error::Timeout { .. })) => {
-                cancel_quietly(client, &sid).await;
-                return Err(ToolError::SearchTimeout {
-                    timeout: config.search_timeout,
-                });
-            }
-            Err(WaitEnd::Splunk(e)) => return Err(e.into()),
-            Err(WaitEnd::Cancelled) => return Err(ToolError::Cancelled),
-        };
         // One row more than the limit tells whether there were more, even when the job's
         // result count is unknown.
-        let page = client.job_results_page(&sid, 0, limit + 1).await?;
+        let first_rows = || client.job_results_page(&sid, 0, limit + 1);
+        let mut ended = None;
+        if let CreatedJob::Ended(_) = &job {
+            // Its status (failed? how many rows?) and its rows at once.
+            let (status, page) = tokio::join!(client.job_status(&sid), first_rows());
+            let status = status?.checked()?;
+            if status.has_ended() {
+                ended = Some((status, page?));
+            }
+        }
+        let (status, page) = match ended {
+            Some(ended) => ended,
+            None => {
+                let status = self.wait_for(client, &sid, request).await?;
+                (status, first_rows().await?)
+            }
+        };
         let total = status.result_count.max(page.results.len() as u64);
 
         let mut notes = Vec::new();
@@ -1057,7 +1065,7 @@ Select fewer fields (| table a b c) or aggregate.",
             notes.push(note);
         }
         let mut text = format!("{} row(s) from {label} (sid {sid}).\n", rows.len());
-        push_rows_and_notes(&mut text, &rows, &notes);
+        push_rows_and_notes(&mut text, &page.fields, &rows, &notes);
         let structured = json!({
             "sid": sid.as_str(),
             "search": label,
@@ -1069,6 +1077,26 @@ Select fewer fields (| table a b c) or aggregate.",
             "notes": notes,
         });
         Ok(answer(text, structured))
+    }
+}
+
+impl SplunkTools {
+    /// Waits for job `sid` as [`wait_watched`] does; past the search timeout the job is
+    /// cancelled and the call answers so.
+    async fn wait_for(
+        &self,
+        client: &Client,
+        sid: &Sid,
+        request: &RequestContext<RoleServer>,
+    ) -> Result<splunk_client::JobStatus, ToolError> {
+        let timeout = self.shared.config.search_timeout;
+        match wait_watched(client, sid, timeout, request).await {
+            Err(WaitEnd::Splunk(splunk_client::Error::Timeout { .. })) => {
+                cancel_quietly(client, sid).await;
+                Err(ToolError::SearchTimeout { timeout })
+            }
+            other => Ok(other?),
+        }
     }
 }
 
@@ -1126,36 +1154,101 @@ async fn invisible_indexes_note(client: &Client, named: &[String]) -> Option<Str
     }
 }
 
-/// Waits for job `sid` as [`Client::wait_job`] does, and meanwhile:
-/// - when `request` carries a progress token, sends `notifications/progress` from the job's
-///   `doneProgress` (0 to 100) and scanned events, at most every [`PROGRESS_EVERY`] and only
-///   when it moved;
-/// - when `request` is cancelled (`notifications/cancelled`, or the client's connection closed),
-///   cancels the job and answers [`ToolError::Cancelled`].
+/// Waits for job `sid` as [`Client::wait_job`] does, [`watched`].
 async fn wait_watched(
     client: &Client,
     sid: &Sid,
     timeout: std::time::Duration,
     request: &RequestContext<RoleServer>,
 ) -> Result<splunk_client::JobStatus, WaitEnd> {
-    let progress_token = request.meta.get_progress_token();
-    let (progress_tx, mut progress_rx) = tokio::sync::mpsc::unbounded_channel::<(f64, u64)>();
-    let watching = progress_token.is_some();
+    let (progress, statuses) = progress_channel(request);
     let wait = client.wait_job_watching(sid, WaitOptions::with_deadline(timeout), move |status| {
-        if watching {
-            let _ = progress_tx.send((status.done_progress, status.scan_count));
+        if let Some(progress) = &progress {
+            let _ = progress.send((status.done_progress, status.scan_count));
         }
     });
-    tokio::pin!(wait);
+    watched(client, sid, request, wait, statuses).await
+}
+
+/// Creates job `sid` with [`Client::create_job_within`] ([`BLOCKING_WAIT`]), [`watched`]: when
+/// progress is asked for, the job's status is read every [`PROGRESS_EVERY`] meanwhile.
+async fn create_watched(
+    client: &Client,
+    query: &str,
+    params: &SearchParams,
+    sid: &Sid,
+    request: &RequestContext<RoleServer>,
+) -> Result<CreatedJob, WaitEnd> {
+    let (progress, statuses) = progress_channel(request);
+    let create = client.create_job_within(query, params, sid, BLOCKING_WAIT);
+    let work = async {
+        tokio::pin!(create);
+        let Some(progress) = progress else {
+            return create.await;
+        };
+        let poll = async {
+            loop {
+                tokio::time::sleep(PROGRESS_EVERY).await;
+                // Not found yet is no progress to report.
+                if let Ok(status) = client.job_status(sid).await
+                    && progress
+                        .send((status.done_progress, status.scan_count))
+                        .is_err()
+                {
+                    break;
+                }
+            }
+        };
+        tokio::select! {
+            created = &mut create => created,
+            () = poll => create.await,
+        }
+    };
+    watched(client, sid, request, work, statuses).await
+}
+
+/// A job's `doneProgress` (0 to 1) and scanned events, as read from its status.
+type JobProgress = (f64, u64);
+/// Where [`JobProgress`] is sent to be reported.
+type StatusSender = tokio::sync::mpsc::UnboundedSender<JobProgress>;
+
+/// Where job statuses go to be reported as progress: a sender when `request` carries a
+/// progress token, and the receiver [`watched`] reads.
+fn progress_channel(
+    request: &RequestContext<RoleServer>,
+) -> (
+    Option<StatusSender>,
+    tokio::sync::mpsc::UnboundedReceiver<JobProgress>,
+) {
+    let (sender, receiver) = tokio::sync::mpsc::unbounded_channel();
+    let watching = request.meta.get_progress_token().is_some();
+    (watching.then_some(sender), receiver)
+}
+
+/// Runs `work` (creating or waiting for job `sid`), and meanwhile:
+/// - when `request` carries a progress token, sends `notifications/progress` from the job's
+///   `doneProgress` (0 to 100) and scanned events arriving on `statuses`, at most every
+///   [`PROGRESS_EVERY`] and only when it moved;
+/// - when `request` is cancelled (`notifications/cancelled`, or the client's connection closed),
+///   cancels the job and answers [`WaitEnd::Cancelled`].
+async fn watched<T>(
+    client: &Client,
+    sid: &Sid,
+    request: &RequestContext<RoleServer>,
+    work: impl std::future::Future<Output = Result<T, splunk_client::Error>>,
+    mut statuses: tokio::sync::mpsc::UnboundedReceiver<JobProgress>,
+) -> Result<T, WaitEnd> {
+    let progress_token = request.meta.get_progress_token();
+    tokio::pin!(work);
     let mut last: Option<(Instant, f64)> = None;
     loop {
         tokio::select! {
-            result = &mut wait => return result.map_err(WaitEnd::Splunk),
+            result = &mut work => return result.map_err(WaitEnd::Splunk),
             () = request.ct.cancelled() => {
                 cancel_quietly(client, sid).await;
                 return Err(WaitEnd::Cancelled);
             }
-            Some((done, scanned)) = progress_rx.recv() => {
+            Some((done, scanned)) = statuses.recv() => {
                 let Some(token) = &progress_token else { continue };
                 let percent = (done * 100.0).clamp(0.0, 100.0);
                 let due = last.is_none_or(|(at, sent)| {
@@ -1179,7 +1272,11 @@ async fn wait_watched(
 /// How often at most a search reports progress.
 const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
-/// Why [`wait_watched`] stopped without a finished job.
+/// How long a search may take to be answered by one blocking create before it is polled as a
+/// job: most interactive searches end well within it.
+const BLOCKING_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Why [`watched`] work stopped short.
 enum WaitEnd {
     /// Splunk failed, or the wait timed out.
     Splunk(splunk_client::Error),
@@ -1187,24 +1284,87 @@ enum WaitEnd {
     Cancelled,
 }
 
-/// Cancels a job whose result nobody will read; a failure only leaves it to expire.
-async fn cancel_quietly(client: &Client, sid: &Sid) {
-    if let Err(e) = client.cancel_job(sid).await {
-        tracing::warn!(sid = %sid, error = %e, "could not cancel a timed-out search job");
+impl From<WaitEnd> for ToolError {
+    fn from(end: WaitEnd) -> Self {
+        match end {
+            WaitEnd::Splunk(e) => e.into(),
+            WaitEnd::Cancelled => ToolError::Cancelled,
+        }
     }
 }
 
-/// Appends each row as one JSON line, then each note on its own line: the readable text of
-/// every tool that returns rows.
-fn push_rows_and_notes(text: &mut String, rows: &[Row], notes: &[String]) {
-    for row in rows {
-        text.push_str(&Value::Object(row.clone()).to_string());
-        text.push('\n');
+/// Cancels a job whose result nobody will read; a failure only leaves it to expire.
+async fn cancel_quietly(client: &Client, sid: &Sid) {
+    if let Err(e) = client.cancel_job(sid).await {
+        tracing::warn!(sid = %sid, error = %e, "could not cancel a search job whose result nobody will read");
+    }
+}
+
+/// Appends `rows` as a table, then each note on its own line: the readable text of every tool
+/// that returns rows. The table is CSV (RFC 4180): a header of the columns, then one line per
+/// row, a value that is not a string (a multivalue field, a KV store document's object) as
+/// compact JSON, a missing one empty. It takes about half the bytes (and tokens) of a JSON
+/// object per row, as the field names are written once. Columns follow `fields` (Splunk's
+/// order), then those only rows name; Splunk's internal fields ([`INTERNAL_FIELDS`]) are left
+/// out of the text, not of the structured content.
+fn push_rows_and_notes(text: &mut String, fields: &[String], rows: &[Row], notes: &[String]) {
+    if !rows.is_empty() {
+        let mut columns: Vec<&str> = fields
+            .iter()
+            .map(String::as_str)
+            .filter(|field| rows.iter().any(|row| row.contains_key(*field)))
+            .collect();
+        let mut others: Vec<&str> = rows
+            .iter()
+            .flat_map(|row| row.keys().map(String::as_str))
+            .filter(|key| !columns.contains(key))
+            .collect();
+        others.sort_unstable();
+        others.dedup();
+        columns.extend(others);
+        columns.retain(|column| !INTERNAL_FIELDS.contains(column));
+        match rows_as_csv(&columns, rows) {
+            Ok(table) => text.push_str(&table),
+            // Writing to memory fails only on a bug; the rows are in the structured content.
+            Err(e) => tracing::warn!(error = %e, "rows could not be written as CSV"),
+        }
     }
     for note in notes {
         text.push_str(note);
         text.push('\n');
     }
+}
+
+/// Fields Splunk adds to events for its own use (bucket, index and serial numbers, the index
+/// time): noise to a reader.
+const INTERNAL_FIELDS: [&str; 8] = [
+    "_bkt",
+    "_cd",
+    "_si",
+    "_serial",
+    "_indextime",
+    "_sourcetype",
+    "_kv",
+    "_eventtype_color",
+];
+
+/// `rows` as CSV with a header of `columns`.
+fn rows_as_csv(columns: &[&str], rows: &[Row]) -> Result<String, csv::Error> {
+    let mut table = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    table.write_record(columns)?;
+    for row in rows {
+        table.write_record(columns.iter().map(|column| match row.get(*column) {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(text)) => text.clone(),
+            Some(other) => other.to_string(),
+        }))?;
+    }
+    let bytes = table
+        .into_inner()
+        .map_err(|e| csv::Error::from(e.into_error()))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// Keeps the leading rows whose JSON fits in `max_bytes`; `Some(kept)` when rows were cut.
@@ -1371,6 +1531,45 @@ mod tests {
 
     fn context(subject: &str) -> AuthContext {
         AuthContext::new(Claims::for_subject(subject), BearerToken::new("t")).unwrap()
+    }
+
+    #[test]
+    fn rows_are_text_as_csv_in_splunks_field_order() {
+        let rows: Vec<Row> = [
+            json!({"host": "web-1", "_time": "2026-12-02T10:00:00.000+00:00", "_cd": "1:2",
+                   "msg": "a \"quoted\", text\nover two lines", "mv": ["a", "b"]}),
+            json!({"host": "web-2", "_time": "2026-12-02T10:01:00.000+00:00", "extra": 7}),
+        ]
+        .into_iter()
+        .map(|row| match row {
+            Value::Object(row) => row,
+            _ => unreachable!("objects"),
+        })
+        .collect();
+        let fields: Vec<String> = ["_time", "host", "_cd", "msg", "mv", "absent"]
+            .map(str::to_owned)
+            .to_vec();
+        let mut text = String::new();
+        push_rows_and_notes(
+            &mut text,
+            &fields,
+            &rows,
+            &["Results truncated.".to_owned()],
+        );
+        assert_eq!(
+            text,
+            "_time,host,msg,mv,extra\n\
+             2026-12-02T10:00:00.000+00:00,web-1,\"a \"\"quoted\"\", text\nover two lines\",\"[\"\"a\"\",\"\"b\"\"]\",\n\
+             2026-12-02T10:01:00.000+00:00,web-2,,,7\n\
+             Results truncated.\n"
+        );
+        // The CSV reads back as the rows (less the internal field).
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let second = reader.records().nth(1).unwrap().unwrap();
+        assert_eq!(second.get(1), Some("web-2"));
+        let mut empty = String::new();
+        push_rows_and_notes(&mut empty, &fields, &[], &[]);
+        assert_eq!(empty, "");
     }
 
     #[test]

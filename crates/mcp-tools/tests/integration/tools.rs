@@ -166,14 +166,13 @@ async fn search_mode_and_event_sampling_reach_splunk_for_searches_and_saved_sear
         )
         .await,
     );
-    let sampled = count(
-        &call(
-            &client,
-            "splunk_search",
-            json!({"spl": spl, "earliest": "0", "mode": "fast", "sample_ratio": 10}),
-        )
-        .await,
-    );
+    let sampled_result = call(
+        &client,
+        "splunk_search",
+        json!({"spl": spl, "earliest": "0", "mode": "fast", "sample_ratio": 10}),
+    )
+    .await;
+    let sampled = count(&sampled_result);
     // One event in ten, give or take the last one.
     assert!(
         sampled.abs_diff(all / 10) <= 1,
@@ -192,6 +191,25 @@ async fn search_mode_and_event_sampling_reach_splunk_for_searches_and_saved_sear
             job.params
         );
     }
+    // A short search is one blocking create of a job the server named, then its rows.
+    let sid = sampled_result.structured_content.as_ref().unwrap()["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (name, value) in [("exec_mode", "blocking"), ("id", sid.as_str())] {
+        assert!(
+            job.params.iter().any(|(k, v)| k == name && v == value),
+            "{name}={value} not in {:?}",
+            job.params
+        );
+    }
+    let polls = world
+        .emulator
+        .request_log()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with(&format!("/search/jobs/{sid}")))
+        .count();
+    assert_eq!(polls, 1, "one status request, beside the rows");
     let refused = call(
         &client,
         "splunk_search",

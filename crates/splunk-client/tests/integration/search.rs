@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use futures::TryStreamExt;
-use splunk_client::{DispatchState, Error, SearchParams, Sid, TimeRange, WaitOptions};
+use splunk_client::{CreatedJob, DispatchState, Error, SearchParams, Sid, TimeRange, WaitOptions};
+use splunk_emulator::EmulatorConfig;
 
 use crate::over_http_and_https;
 use crate::support::{World, param};
@@ -14,6 +15,7 @@ over_http_and_https!(
     bad_spl_is_a_bad_request_with_splunks_text,
     job_lifecycle,
     blocking_job_and_events,
+    a_job_created_within_a_wait_ends_with_one_request,
     cancel_and_delete_tolerate_vanished_jobs,
     export_streams_rows,
     time_ranges_are_validated_before_sending,
@@ -128,6 +130,79 @@ async fn blocking_job_and_events(world: World) {
     assert!(events.iter().all(|e| e.contains_key("_raw")));
     let page = admin.job_events_page(&sid, 10, 5).await.unwrap();
     assert_eq!(page.results.len(), 2);
+}
+
+async fn a_job_created_within_a_wait_ends_with_one_request(world: World) {
+    let admin = world.admin();
+    let sid = Sid::generate();
+    let created = admin
+        .create_job_within(
+            "index=web | head 12",
+            &all_time(),
+            &sid,
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created, CreatedJob::Ended(sid.clone()));
+    let sent = world.requests("POST", "/services/search/jobs");
+    assert_eq!(sent.len(), 1, "one request: {sent:?}");
+    assert_eq!(param(&sent[0], "exec_mode"), Some("blocking"));
+    assert_eq!(param(&sent[0], "id"), Some(sid.as_str()));
+    let status = admin.job_status(&sid).await.unwrap();
+    assert!(status.has_ended() && status.is_done, "{status:?}");
+    assert_eq!(
+        admin
+            .job_results_page(&sid, 0, 100)
+            .await
+            .unwrap()
+            .results
+            .len(),
+        12
+    );
+
+    // SPL that does not parse is Splunk's answer, not a wait.
+    let bad = admin
+        .create_job_within(
+            "| nosuchcommand",
+            &all_time(),
+            &Sid::generate(),
+            Duration::from_secs(10),
+        )
+        .await;
+    assert!(matches!(bad, Err(Error::BadRequest { .. })), "{bad:?}");
+    assert_ne!(Sid::generate(), Sid::generate());
+}
+
+/// A job that outlasts the wait runs on after the blocking request is given up.
+#[tokio::test]
+async fn a_job_that_outlasts_the_wait_runs_on_and_is_polled() {
+    let world = World::with(EmulatorConfig {
+        job_min_run_ms: 1500,
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let admin = world.admin();
+    let sid = Sid::generate();
+    let created = admin
+        .create_job_within(
+            "index=web | stats count",
+            &all_time(),
+            &sid,
+            Duration::from_millis(300),
+        )
+        .await
+        .unwrap();
+    assert_eq!(created, CreatedJob::Running(sid.clone()));
+    let status = admin.job_status(&sid).await.unwrap();
+    assert!(!status.has_ended(), "{status:?}");
+    let done = admin
+        .wait_job(&sid, WaitOptions::with_deadline(Duration::from_secs(30)))
+        .await
+        .unwrap();
+    assert!(done.is_done, "{done:?}");
+    let rows = admin.job_results_page(&sid, 0, 10).await.unwrap().results;
+    assert_eq!(rows.len(), 1, "{rows:?}");
 }
 
 async fn cancel_and_delete_tolerate_vanished_jobs(world: World) {

@@ -223,22 +223,19 @@ pub(crate) async fn dispatch(
     let run = move || execute(&job, output, max_count, min_run);
     // Every job waits in the dispatch queue first, blocking ones too (splunkd dispatches both
     // the same way); a blocking request just answers once the job is done.
+    // The job runs on its own, so that it goes on when a blocking request's client stops
+    // waiting (splunkd's jobs are independent of the request that dispatched them).
     let delay = Duration::from_millis(state.config.job_queue_delay_ms);
-    match mode {
-        Mode::Blocking => {
-            tokio::time::sleep(delay).await;
-            if tokio::task::spawn_blocking(run).await.is_err() {
-                fail(&watched);
-            }
+    let (ended, on_end) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        if tokio::task::spawn_blocking(run).await.is_err() {
+            fail(&watched);
         }
-        Mode::Normal => {
-            tokio::spawn(async move {
-                tokio::time::sleep(delay).await;
-                if tokio::task::spawn_blocking(run).await.is_err() {
-                    fail(&watched);
-                }
-            });
-        }
+        let _ = ended.send(());
+    });
+    if mode == Mode::Blocking {
+        let _ = on_end.await;
     }
     Ok(sid)
 }
@@ -312,6 +309,7 @@ fn execute(job: &Job, output: SearchOutput, max_count: usize, min_run: Duration)
             progress.progress = ramp(started.elapsed());
             progress.scan_count = seen;
             progress.event_count = if transforming { 0 } else { seen };
+            progress.run_duration = started.elapsed().as_secs_f64();
         }
         std::thread::sleep(Duration::from_millis(10));
     }
