@@ -132,12 +132,12 @@ pub(crate) async fn run() -> anyhow::Result<()> {
     let expected = read_expected(EXPECTED_FAILURES)?;
     let requirements_expected = read_expected(REQUIREMENTS_EXPECTED_FAILURES)?;
     let client_expected = read_expected(CLIENT_EXPECTED_FAILURES)?;
+    npm::ensure_installed().await?;
     let system_node = Runner::system_node("@modelcontextprotocol/conformance")?;
     let next = Runner {
         node: node_22()?,
         cli: conformance_cli(NEXT_SUITE)?,
     };
-    npm::ensure_installed().await?;
     build_as_tests_do().await?;
 
     let emulator = Service::start(

@@ -395,9 +395,11 @@ impl JobStatus {
         let done = self.done_progress;
         if done > 0.0 && done < 1.0 && self.run_duration > 0.0 {
             let remaining = self.run_duration * (1.0 - done) / done;
+            // Not `clamp`, which panics when the bounds (public fields) are the wrong way round.
             Duration::try_from_secs_f64(remaining)
                 .unwrap_or(options.max_interval)
-                .clamp(options.first_interval, options.max_interval)
+                .max(options.first_interval)
+                .min(options.max_interval)
         } else {
             grown
         }
@@ -453,6 +455,12 @@ impl WaitOptions {
 /// Default page size when streaming a job's results.
 pub const DEFAULT_PAGE_SIZE: u64 = 1000;
 
+/// The create of a job Splunk answers once it has ended (`exec_mode=blocking`).
+fn blocking_create(mut form: Params) -> ApiRequest {
+    form.push("exec_mode", "blocking");
+    ApiRequest::post(Endpoint::services("search/jobs"), form).operation("search.create_blocking")
+}
+
 fn job_endpoint(sid: &Sid) -> Result<Endpoint> {
     Endpoint::services("search/jobs").segment(sid.as_str())
 }
@@ -488,11 +496,7 @@ impl Client {
 
     /// Creates a search job with `exec_mode=blocking`: Splunk answers once it is done.
     pub async fn create_blocking_job(&self, query: &str, params: &SearchParams) -> Result<Sid> {
-        let mut form = params.form(query)?;
-        form.push("exec_mode", "blocking");
-        let answer: SidAnswer = self
-            .json(&ApiRequest::post(Endpoint::services("search/jobs"), form))
-            .await?;
+        let answer: SidAnswer = self.json(&blocking_create(params.form(query)?)).await?;
         answer.into_sid()
     }
 
@@ -569,13 +573,9 @@ impl Client {
     ) -> Result<CreatedJob> {
         let mut form = params.form(query)?;
         form.push("id", sid.as_str());
-        let mut blocking = form.clone();
-        blocking.push("exec_mode", "blocking");
-        let create = ApiRequest::post(Endpoint::services("search/jobs"), blocking)
-            .operation("search.create_blocking");
+        let create = blocking_create(form.clone());
         if let Ok(answer) = tokio::time::timeout(wait, self.json::<SidAnswer>(&create)).await {
-            answer?.into_sid()?;
-            return Ok(CreatedJob::Ended(sid.clone()));
+            return Ok(CreatedJob::Ended(answer?.into_sid()?));
         }
         match self.job_status(sid).await {
             Ok(_) => return Ok(CreatedJob::Running(sid.clone())),

@@ -119,7 +119,7 @@ async fn serve_http(mut settings: Settings) -> anyhow::Result<()> {
     }
 
     let router = crate::http::router(HttpOptions {
-        tools,
+        tools: tools.clone(),
         auth,
         stateless: settings.server.stateless,
         allowed_hosts: settings.server.allowed_hosts.clone(),
@@ -134,6 +134,8 @@ async fn serve_http(mut settings: Settings) -> anyhow::Result<()> {
     crate::http::serve(listener, router, shutdown_signal())
         .await
         .context("HTTP server")?;
+    // Search tasks outlive their requests: cancel their Splunk jobs rather than drop them.
+    tools.finish_tasks(crate::http::SHUTDOWN_GRACE).await;
     tracing::info!("stopped");
     Ok(())
 }

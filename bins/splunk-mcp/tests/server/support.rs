@@ -210,6 +210,21 @@ impl Server {
         assert!(status.success(), "kill -HUP {pid}: {status}");
     }
 
+    /// Sends SIGTERM, as `systemctl stop` or Kubernetes does, and waits (30 s at most) for the
+    /// clean shutdown to end; returns how it ended.
+    pub(crate) async fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().expect("splunk-mcp is running");
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM {pid}: {status}");
+        tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("splunk-mcp stops within 30 s of SIGTERM")
+            .expect("wait for splunk-mcp")
+    }
+
     /// Kills the process with SIGKILL (no clean shutdown, as `kill -9` or an OOM kill) and
     /// waits until it is gone; returns how it ended.
     pub(crate) async fn kill9(mut self) -> std::process::ExitStatus {

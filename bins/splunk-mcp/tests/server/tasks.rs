@@ -1,8 +1,10 @@
 //! Long searches as tasks (issue 18, item 5: the MCP tasks extension, SEP-2663) through the
-//! rmcp client declaring the extension: `splunk_search` answers with a task whose `tasks/get`
-//! gives the same result a plain call gives, audited once; a quick tool still answers at once;
-//! another user cannot see the task; `tasks/cancel` cancels the Splunk job, which the emulator
-//! no longer has within 1 s, and the task and the audit log say `cancelled`.
+//! rmcp client declaring the extension: `splunk_search` and `splunk_run_saved_search` answer
+//! with a task whose `tasks/get` gives the same result a plain call gives, audited once; a quick
+//! tool, or a call with bad arguments, still answers at once; another user cannot see the task;
+//! a user's ninth search at once is answered plainly; `tasks/cancel`, or the server stopping,
+//! cancels the Splunk job, which the emulator no longer has within 1 s, and the audit log (and
+//! the task) say `cancelled`.
 
 use std::time::{Duration, Instant};
 
@@ -74,6 +76,14 @@ async fn wait_for_end(client: &Client, created: &CreateTaskResult) -> TaskPayloa
     }
 }
 
+/// The result of a task that completed.
+fn completed(end: TaskPayload) -> CallToolResult {
+    let TaskPayload::Completed { result } = end else {
+        panic!("the task did not complete: {end:?}");
+    };
+    serde_json::from_value(Value::Object(result)).expect("a tool result")
+}
+
 /// The rows of a search result, without its job's sid.
 fn rows(result: &CallToolResult) -> Value {
     assert_ne!(result.is_error, Some(true), "{result:?}");
@@ -90,12 +100,7 @@ async fn a_search_called_as_a_task_answers_through_tasks_get() {
     let created = task(call_once(&client, "splunk_search", search.clone()).await);
     assert_eq!(created.task.status, TaskStatus::Working, "{created:?}");
     assert_eq!(created.task.poll_interval_ms, Some(500));
-    let Some(TaskPayload::Completed { result }) = Some(wait_for_end(&client, &created).await)
-    else {
-        panic!("the task did not complete");
-    };
-    let result: CallToolResult =
-        serde_json::from_value(Value::Object(result)).expect("a tool result");
+    let result = completed(wait_for_end(&client, &created).await);
 
     // The same answer as a plain call of a client without the extension.
     let plain = connect(&server.mcp_url, &alice).await;
@@ -107,6 +112,7 @@ async fn a_search_called_as_a_task_answers_through_tasks_get() {
     );
     // Each call audited once, as alice, by the same pipeline.
     let audited = wait_for_audit(&server.log, 2, |e| e["tool"] == "splunk_search").await;
+    assert_eq!(audited.len(), 2, "{audited:?}");
     assert!(
         audited
             .iter()
@@ -114,12 +120,27 @@ async fn a_search_called_as_a_task_answers_through_tasks_get() {
         "{audited:?}"
     );
 
-    // A quick tool answers at once, task or not.
+    // A saved search is a search too.
+    let saved = json!({"name": "Web server errors", "earliest": "0"});
+    let created = task(call_once(&client, "splunk_run_saved_search", saved).await);
+    let result = completed(wait_for_end(&client, &created).await);
+    assert!(
+        rows(&result).as_array().is_some_and(|r| !r.is_empty()),
+        "{result:?}"
+    );
+
+    // A quick tool answers at once, task or not; so does a call its arguments refuse.
     let whoami = call_once(&client, "splunk_whoami", json!({"skip_splunk": true})).await;
     assert!(
         matches!(whoami, CallToolResponse::Complete(_)),
         "{whoami:?}"
     );
+    let CallToolResponse::Complete(refused) =
+        call_once(&client, "splunk_search", json!({"earliest": "-1h"})).await
+    else {
+        panic!("a refused call is no task");
+    };
+    assert_eq!(refused.is_error, Some(true), "{refused:?}");
 
     // Another user does not see alice's task: it is unknown to him, as one that never was.
     let bob = token_for(&world, &server, "bob", READ_SEARCH).await;
@@ -218,4 +239,74 @@ async fn cancelling_a_task_cancels_its_splunk_job() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     client.cancel().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_runs_at_most_eight_search_tasks_at_once() {
+    let (world, server) = slow_world(Duration::from_secs(3)).await;
+    let alice = token_for(&world, &server, "alice", READ_SEARCH).await;
+    let client = connect_with(&server.mcp_url, &alice, TasksClient).await;
+    let search: Value = serde_json::from_str(SEARCH).expect("JSON");
+    let mut created = Vec::new();
+    for _ in 0..8 {
+        created.push(task(
+            call_once(&client, "splunk_search", search.clone()).await,
+        ));
+    }
+    // The ninth is answered plainly, once its search is done.
+    let ninth = call_once(&client, "splunk_search", search.clone()).await;
+    let CallToolResponse::Complete(plain) = ninth else {
+        panic!("the ninth search at once is no task: {ninth:?}");
+    };
+    assert!(rows(&plain).as_array().is_some_and(|r| !r.is_empty()));
+    for created in &created {
+        completed(wait_for_end(&client, created).await);
+    }
+    // Ended, they count no more.
+    task(call_once(&client, "splunk_search", search).await);
+    client.cancel().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_stops_cancels_the_search_tasks_still_running() {
+    let (world, server) = slow_world(Duration::from_secs(30)).await;
+    let alice = token_for(&world, &server, "alice", READ_SEARCH).await;
+    let client = connect_with(&server.mcp_url, &alice, TasksClient).await;
+    let search: Value = serde_json::from_str(SEARCH).expect("JSON");
+    task(call_once(&client, "splunk_search", search).await);
+    // The client has what it needs (a task id) and leaves; the search runs on in the server.
+    client.cancel().await.expect("close");
+    let jobs_url = format!("{}/services/search/jobs", world.splunk.url());
+    let jobs = || async {
+        let listed: Value = world
+            .http
+            .get(&jobs_url)
+            .basic_auth("admin", Some("changeme"))
+            .query(&[("output_mode", "json"), ("count", "0")])
+            .send()
+            .await
+            .expect("ask the emulator for its jobs")
+            .json()
+            .await
+            .expect("JSON");
+        listed["entry"].as_array().map_or(0, Vec::len)
+    };
+    for _ in 0..100 {
+        if jobs().await > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(jobs().await, 1, "the task's job runs");
+
+    let log = server.log.clone();
+    let status = server.terminate().await;
+    assert!(status.success(), "{status}");
+    let audited = wait_for_audit(&log, 1, |e| e["tool"] == "splunk_search").await;
+    assert_eq!(audited[0]["outcome"], "cancelled", "{audited:?}");
+    assert_eq!(
+        jobs().await,
+        0,
+        "the job was cancelled before the server stopped"
+    );
 }

@@ -24,28 +24,26 @@ const MAX_REMEMBERED_JOBS: usize = 10_000;
 
 /// Who started which job, or which task (subject, `None` for an unauthenticated transport).
 #[derive(Debug, Default)]
-pub(super) struct JobOwners {
-    inner: Mutex<Owners>,
+pub(super) struct Owners {
+    inner: Mutex<OwnerList>,
 }
 
 #[derive(Debug, Default)]
-struct Owners {
-    by_sid: HashMap<String, Option<String>>,
+struct OwnerList {
+    by_id: HashMap<String, Option<String>>,
     order: VecDeque<String>,
 }
 
-impl JobOwners {
+impl Owners {
     /// Remembers that `owner` started the job (or task) `id`.
     pub(super) fn remember(&self, id: &str, owner: Option<&str>) {
         let mut owners = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if owners.by_sid.len() >= MAX_REMEMBERED_JOBS
+        if owners.by_id.len() >= MAX_REMEMBERED_JOBS
             && let Some(oldest) = owners.order.pop_front()
         {
-            owners.by_sid.remove(&oldest);
+            owners.by_id.remove(&oldest);
         }
-        owners
-            .by_sid
-            .insert(id.to_owned(), owner.map(str::to_owned));
+        owners.by_id.insert(id.to_owned(), owner.map(str::to_owned));
         owners.order.push_back(id.to_owned());
     }
 
@@ -53,7 +51,7 @@ impl JobOwners {
     pub(super) fn owned_by(&self, id: &str, caller: Option<&str>) -> bool {
         let owners = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         owners
-            .by_sid
+            .by_id
             .get(id)
             .is_some_and(|owner| owner.as_deref() == caller)
     }

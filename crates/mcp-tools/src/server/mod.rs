@@ -74,7 +74,7 @@ struct Shared {
     /// The policy and the custom tools; replaced whole when the tools file is reloaded, while
     /// calls in flight finish with the one they started with.
     registry: ArcSwap<ToolRegistry>,
-    jobs: jobs::JobOwners,
+    jobs: jobs::Owners,
     /// The sessions' clients, told when the tools change; closed ones are dropped as new ones
     /// come.
     peers: Mutex<Vec<Peer<RoleServer>>>,
@@ -99,7 +99,7 @@ impl SplunkTools {
                 guard,
                 credentials,
                 registry: ArcSwap::from_pointee(registry),
-                jobs: jobs::JobOwners::default(),
+                jobs: jobs::Owners::default(),
                 peers: Mutex::new(Vec::new()),
                 tool_changes: tokio::sync::watch::Sender::new(0),
                 tasks: tasks::Tasks::default(),
@@ -172,7 +172,7 @@ impl SplunkTools {
         if !self.filter_tools_list {
             return (all, false);
         }
-        let Some(caller) = caller_in(extensions).or_else(|| self.caller.clone()) else {
+        let Some(caller) = self.caller(extensions) else {
             return (all, false);
         };
         let allowed = all
@@ -252,6 +252,12 @@ impl SplunkTools {
         })
     }
 
+    /// The caller of a request with these extensions: the one it carries, else the one this
+    /// server is bound to.
+    fn caller(&self, extensions: &Extensions) -> Option<AuthContext> {
+        caller_in(extensions).or_else(|| self.caller.clone())
+    }
+
     /// Starts the record of one call: caller, time, argument digest, and the policy in force
     /// now, which every check of the call then uses (a reload meanwhile changes nothing for it).
     fn start(
@@ -260,7 +266,7 @@ impl SplunkTools {
         args: &impl Serialize,
         extensions: &Extensions,
     ) -> Call {
-        let caller = caller_in(extensions).or_else(|| self.caller.clone());
+        let caller = self.caller(extensions);
         let args = serde_json::to_value(args).unwrap_or(Value::Null);
         Call {
             tool: tool.into(),
@@ -306,7 +312,7 @@ impl SplunkTools {
         registry: &ToolRegistry,
     ) -> Option<CallToolResult> {
         let tool = Self::definition(&request.name, registry)?;
-        let caller = caller_in(extensions).or_else(|| self.caller.clone());
+        let caller = self.caller(extensions);
         let empty = serde_json::Map::new();
         let args = request.arguments.as_ref().unwrap_or(&empty);
         let refusal = match check_policy(registry, &tool.name, caller.as_ref()) {
@@ -976,7 +982,17 @@ impl SplunkTools {
         let client = self.client(call).await?;
         let sid = Sid::generate();
         call.sid = Some(sid.to_string());
-        let job = create_watched(&client, checked.text(), &params, &sid, request).await?;
+        let job = match create_watched(&client, checked.text(), &params, &sid, request).await {
+            Ok(job) => job,
+            Err(WaitEnd::Splunk(e)) => {
+                // Without a clear answer from Splunk the job may exist: it must not run on.
+                if e.status().is_none_or(|status| status >= 500) {
+                    cancel_quietly(&client, &sid).await;
+                }
+                return Err(e.into());
+            }
+            Err(cancelled) => return Err(cancelled.into()),
+        };
         self.collect_job(
             call,
             &client,
@@ -987,6 +1003,24 @@ impl SplunkTools {
             request,
         )
         .await
+    }
+
+    /// Waits for job `sid` as [`wait_watched`] does; past the search timeout the job is
+    /// cancelled and the call answers so.
+    async fn wait_for(
+        &self,
+        client: &Client,
+        sid: &Sid,
+        request: &RequestContext<RoleServer>,
+    ) -> Result<splunk_client::JobStatus, ToolError> {
+        let timeout = self.shared.config.search_timeout;
+        match wait_watched(client, sid, timeout, request).await {
+            Err(WaitEnd::Splunk(splunk_client::Error::Timeout { .. })) => {
+                cancel_quietly(client, sid).await;
+                Err(ToolError::SearchTimeout { timeout })
+            }
+            other => Ok(other?),
+        }
     }
 
     /// Waits for `job` unless it has ended (cancelling it past the timeout, or when `request`
@@ -1080,26 +1114,6 @@ Select fewer fields (| table a b c) or aggregate.",
     }
 }
 
-impl SplunkTools {
-    /// Waits for job `sid` as [`wait_watched`] does; past the search timeout the job is
-    /// cancelled and the call answers so.
-    async fn wait_for(
-        &self,
-        client: &Client,
-        sid: &Sid,
-        request: &RequestContext<RoleServer>,
-    ) -> Result<splunk_client::JobStatus, ToolError> {
-        let timeout = self.shared.config.search_timeout;
-        match wait_watched(client, sid, timeout, request).await {
-            Err(WaitEnd::Splunk(splunk_client::Error::Timeout { .. })) => {
-                cancel_quietly(client, sid).await;
-                Err(ToolError::SearchTimeout { timeout })
-            }
-            other => Ok(other?),
-        }
-    }
-}
-
 /// A `sample_ratio` argument, refused when 0 (Splunk's own message would not name the tool's
 /// argument).
 fn checked_sample_ratio(ratio: Option<u64>) -> Result<Option<u64>, ToolError> {
@@ -1167,7 +1181,7 @@ async fn wait_watched(
             let _ = progress.send((status.done_progress, status.scan_count));
         }
     });
-    watched(client, sid, request, wait, statuses).await
+    watched(client, sid, request, wait, statuses, false).await
 }
 
 /// Creates job `sid` with [`Client::create_job_within`] ([`BLOCKING_WAIT`]), [`watched`]: when
@@ -1204,7 +1218,9 @@ async fn create_watched(
             () = poll => create.await,
         }
     };
-    watched(client, sid, request, work, statuses).await
+    // A create still on its way to Splunk when the call is cancelled would start the job after
+    // its cancel: it is let to settle, then cancelled again.
+    watched(client, sid, request, work, statuses, true).await
 }
 
 /// A job's `doneProgress` (0 to 1) and scanned events, as read from its status.
@@ -1230,13 +1246,15 @@ fn progress_channel(
 ///   `doneProgress` (0 to 100) and scanned events arriving on `statuses`, at most every
 ///   [`PROGRESS_EVERY`] and only when it moved;
 /// - when `request` is cancelled (`notifications/cancelled`, or the client's connection closed),
-///   cancels the job and answers [`WaitEnd::Cancelled`].
+///   cancels the job and answers [`WaitEnd::Cancelled`]; with `settle`, `work` is then awaited
+///   (at most [`BLOCKING_WAIT`]) and the job cancelled once more.
 async fn watched<T>(
     client: &Client,
     sid: &Sid,
     request: &RequestContext<RoleServer>,
     work: impl std::future::Future<Output = Result<T, splunk_client::Error>>,
     mut statuses: tokio::sync::mpsc::UnboundedReceiver<JobProgress>,
+    settle: bool,
 ) -> Result<T, WaitEnd> {
     let progress_token = request.meta.get_progress_token();
     tokio::pin!(work);
@@ -1246,6 +1264,9 @@ async fn watched<T>(
             result = &mut work => return result.map_err(WaitEnd::Splunk),
             () = request.ct.cancelled() => {
                 cancel_quietly(client, sid).await;
+                if settle && tokio::time::timeout(BLOCKING_WAIT, &mut work).await.is_ok() {
+                    cancel_quietly(client, sid).await;
+                }
                 return Err(WaitEnd::Cancelled);
             }
             Some((done, scanned)) = statuses.recv() => {
@@ -1411,10 +1432,10 @@ impl ServerHandler for SplunkTools {
         {
             return Ok(refused.into());
         }
-        if self.runs_as_task(&request.name, &registry, &context) {
-            return Ok(CallToolResponse::Task(
-                self.start_task(request, &context, registry),
-            ));
+        if self.runs_as_task(&request.name, &registry, &context)
+            && let Some(task) = self.start_task(&request, &context, &registry)
+        {
+            return Ok(CallToolResponse::Task(task));
         }
         self.dispatch(request, context, registry).await
     }
@@ -1490,8 +1511,12 @@ impl ServerHandler for SplunkTools {
     }
 
     async fn listen(&self, subscription: SubscriptionContext) -> Result<(), ErrorData> {
+        if subscription.accepted().tools_list_changed != Some(true) {
+            // Nothing this stream asked for is ever sent: it stays open until closed.
+            subscription.cancelled().await;
+            return Ok(());
+        }
         let mut changes = self.shared.tool_changes.subscribe();
-        changes.mark_unchanged();
         loop {
             tokio::select! {
                 () = subscription.cancelled() => return Ok(()),
@@ -1563,10 +1588,30 @@ mod tests {
              2026-12-02T10:01:00.000+00:00,web-2,,,7\n\
              Results truncated.\n"
         );
-        // The CSV reads back as the rows (less the internal field).
-        let mut reader = csv::Reader::from_reader(text.as_bytes());
-        let second = reader.records().nth(1).unwrap().unwrap();
-        assert_eq!(second.get(1), Some("web-2"));
+        // The table reads back as the rows, less the internal field.
+        let table = text.trim_end_matches("Results truncated.\n");
+        let mut reader = csv::Reader::from_reader(table.as_bytes());
+        let header: Vec<String> = reader
+            .headers()
+            .unwrap()
+            .iter()
+            .map(str::to_owned)
+            .collect();
+        let read: Vec<Vec<String>> = reader
+            .records()
+            .map(|record| record.unwrap().iter().map(str::to_owned).collect())
+            .collect();
+        assert_eq!(read.len(), rows.len());
+        for (row, record) in rows.iter().zip(&read) {
+            for (column, cell) in header.iter().zip(record) {
+                let expected = match row.get(column) {
+                    None => String::new(),
+                    Some(Value::String(text)) => text.clone(),
+                    Some(other) => other.to_string(),
+                };
+                assert_eq!(cell, &expected, "{column}");
+            }
+        }
         let mut empty = String::new();
         push_rows_and_notes(&mut empty, &fields, &[], &[]);
         assert_eq!(empty, "");
@@ -1585,6 +1630,27 @@ mod tests {
         let mut via_http = Extensions::new();
         via_http.insert(parts);
         assert_eq!(caller_in(&via_http).unwrap().subject(), "over-http");
+    }
+
+    #[test]
+    fn a_stateless_server_declares_neither_tasks_nor_tool_list_changes() {
+        let source = Arc::new(crate::ServiceCredentials::new(
+            Client::new(
+                &splunk_client::ClientConfig::new("http://127.0.0.1:9"),
+                splunk_client::Credentials::bearer("unused"),
+            )
+            .unwrap(),
+        ));
+        let server = SplunkTools::new(ToolsConfig::default(), source, ToolRegistry::default());
+        let declared = server.get_info().capabilities;
+        assert!(declared.supports_tasks());
+        assert_eq!(declared.tools.unwrap().list_changed, Some(true));
+        let stateless = server.with_tool_list_changes(false).with_tasks(false);
+        let declared = stateless.get_info().capabilities;
+        assert!(!declared.supports_tasks());
+        assert_eq!(declared.tools.unwrap().list_changed, None);
+        let wanted = SubscriptionFilter::builder().tools_list_changed().build();
+        assert_eq!(stateless.accepted_subscription_filter(&wanted), None);
     }
 
     #[test]

@@ -129,7 +129,6 @@ pub(crate) fn results_body(
     })
 }
 
-/// A non-negative integer parameter with a default.
 /// Checks the search mode (`{prefix}adhoc_search_level`) and returns the event sampling ratio
 /// (`{prefix}sample_ratio`, 1 when absent), as splunkd refuses bad values: `prefix` is empty
 /// for a new job and `dispatch.` for a saved search's dispatch.
@@ -151,6 +150,7 @@ pub(crate) fn mode_and_sample_ratio(params: &Params, prefix: &str) -> Result<u64
     }
 }
 
+/// A non-negative integer parameter with a default.
 pub(crate) fn int_param(params: &Params, name: &str, default: usize) -> Result<usize, ApiError> {
     match params.get(name) {
         None | Some("") => Ok(default),
