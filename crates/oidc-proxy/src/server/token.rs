@@ -242,7 +242,7 @@ async fn refresh_token(
     let claim = format!("refresh:{}", hash.as_str());
     let deadline = tokio::time::Instant::now() + REFRESH_WAIT;
     loop {
-        if let Some(answer) = kept_answer(server, client, &hash, family_id).await? {
+        if let Some(answer) = kept_answer(server, client, presented, family_id).await? {
             return Ok(answer_response(&answer));
         }
         if server
@@ -253,7 +253,7 @@ async fn refresh_token(
         {
             // The other holder may have kept its answer and let go between the look above and
             // this claim: its answer stands, rotating again would be taken for reuse.
-            let result = match kept_answer(server, client, &hash, family_id).await {
+            let result = match kept_answer(server, client, presented, family_id).await {
                 Ok(Some(answer)) => Ok(answer_response(&answer)),
                 Ok(None) => rotate(server, client, params, presented, family_id).await,
                 Err(failure) => Err(failure),
@@ -273,17 +273,18 @@ async fn refresh_token(
     }
 }
 
-/// The answer kept for the refresh token `hash` of `family_id`, if its window is open and
-/// the grant still lives; answered only to the client it was issued to.
+/// The answer kept for the refresh token `presented` of `family_id`, if its window is open,
+/// its rotation happened and the grant still lives; answered only to the client it was issued
+/// to.
 async fn kept_answer(
     server: &AuthorizationServer,
     client: &ClientRecord,
-    hash: &TokenHash,
+    presented: &str,
     family_id: &str,
 ) -> Result<Option<RefreshAnswer>, OAuthFailure> {
     let Some(answer) = server
         .store
-        .get_refresh_answer(hash)
+        .get_refresh_answer(&TokenHash::of(presented))
         .await
         .map_err(from_store)?
         .filter(|answer| answer.family_id == family_id)
@@ -302,6 +303,8 @@ async fn kept_answer(
         Some(family) if family.grant.client_id != client.client_id => Err(
             OAuthFailure::InvalidGrant("the refresh token was issued to another client"),
         ),
+        // Kept ahead of a rotation that has not happened (yet, or at all): no answer.
+        Some(family) if family.current_hash.matches(presented) => Ok(None),
         Some(_) => Ok(Some(answer)),
         None => Err(OAuthFailure::InvalidGrant(
             "the refresh token is invalid or expired",
@@ -361,6 +364,20 @@ async fn rotate(
     }
 
     let next = new_refresh_token(family_id);
+    // With a reuse grace the answer is kept before the rotation: a store that does not answer
+    // in time may still carry the rotation out (a paused Redis runs what it was sent once it
+    // resumes), and the client's retry must then get the tokens that rotation stands for
+    // rather than be taken for a reuse. Until the rotation happens, the kept answer is none.
+    let grace = server.config.refresh_reuse_grace;
+    let mut answered_ahead = None;
+    if let (false, Some(groups), Some(scope)) = (grace.is_zero(), &groups, &scope) {
+        let (issued, scope) =
+            refreshed_tokens(server, client, family_id, &family.grant, scope, groups).await?;
+        keep_answer(server, presented, family_id, &issued, &next, &scope)
+            .await
+            .map_err(from_store)?;
+        answered_ahead = Some((issued, scope));
+    }
     let outcome = server
         .store
         .rotate_refresh(family_id, &TokenHash::of(presented), &TokenHash::of(&next))
@@ -385,6 +402,9 @@ async fn rotate(
         }
         _ => return Err(invalid),
     };
+    if let Some((issued, scope)) = answered_ahead {
+        return Ok(token_response(&issued, &scope, Some(&next)));
+    }
     let scope = scope.ok_or_else(wider_scope)?;
     let groups = match groups {
         Some(groups) => groups,
@@ -395,7 +415,29 @@ async fn rotate(
             .await
             .map_err(grant_failure)?,
     };
-    let allowed = server.allowed_scope(&scope, &groups);
+    let (issued, scope) =
+        refreshed_tokens(server, client, family_id, &family.grant, &scope, &groups).await?;
+    if !grace.is_zero()
+        && let Err(e) = keep_answer(server, presented, family_id, &issued, &next, &scope).await
+    {
+        // The rotation stands: answering it beats losing it. The token presented again
+        // will be taken for reuse.
+        tracing::warn!(grant = family_id, error = %e, "keeping a refresh answer for the reuse grace failed");
+    }
+    Ok(token_response(&issued, &scope, Some(&next)))
+}
+
+/// Our access token for a refresh of `family_id`: the grant's `scope` as far as the user's
+/// `groups` allow it now (scope rules), and that scope.
+async fn refreshed_tokens(
+    server: &AuthorizationServer,
+    client: &ClientRecord,
+    family_id: &str,
+    grant: &RefreshGrant,
+    scope: &str,
+    groups: &[String],
+) -> Result<(IssuedToken, String), OAuthFailure> {
+    let allowed = server.allowed_scope(scope, groups);
     if allowed != scope {
         tracing::info!(
             client_id = %client.client_id,
@@ -404,28 +446,34 @@ async fn rotate(
             "the user's groups no longer allow every scope of the grant; refreshed with fewer"
         );
     }
-    let scope = allowed;
-    let issued = mint(server, &family.grant, &scope, &groups).await?;
-    let grace = server.config.refresh_reuse_grace;
-    if !grace.is_zero() {
-        let answer = RefreshAnswer {
-            family_id: family_id.to_owned(),
-            access_token: issued.token.clone(),
-            expires_at: issued.expires_at,
-            refresh_token: Secret::new(next.clone()),
-            scope: scope.clone(),
-        };
-        if let Err(e) = server
-            .store
-            .put_refresh_answer(&TokenHash::of(presented), &answer, grace)
-            .await
-        {
-            // The rotation stands: answering it beats losing it. The token presented again
-            // will be taken for reuse.
-            tracing::warn!(grant = family_id, error = %e, "keeping a refresh answer for the reuse grace failed");
-        }
-    }
-    Ok(token_response(&issued, &scope, Some(&next)))
+    let issued = mint(server, grant, &allowed, groups).await?;
+    Ok((issued, allowed))
+}
+
+/// Keeps what presenting `presented` again within the reuse grace answers: `issued`, `next`.
+async fn keep_answer(
+    server: &AuthorizationServer,
+    presented: &str,
+    family_id: &str,
+    issued: &IssuedToken,
+    next: &str,
+    scope: &str,
+) -> Result<(), crate::error::StoreError> {
+    let answer = RefreshAnswer {
+        family_id: family_id.to_owned(),
+        access_token: issued.token.clone(),
+        expires_at: issued.expires_at,
+        refresh_token: Secret::new(next.to_owned()),
+        scope: scope.to_owned(),
+    };
+    server
+        .store
+        .put_refresh_answer(
+            &TokenHash::of(presented),
+            &answer,
+            server.config.refresh_reuse_grace,
+        )
+        .await
 }
 
 /// How long a refresh claim lasts if its holder never gives it up (a crashed replica).

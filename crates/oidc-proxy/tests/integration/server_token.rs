@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use auth_core::{ErrorKind, TokenVerifier};
 use e2e_tests::{Browser, CONFIDENTIAL, Pkce, Visit, jwt_claims, query_param};
-use oidc_proxy::records::now_millis;
+use oidc_proxy::records::{RefreshAnswer, Secret, now_millis};
 use oidc_proxy::upstream::{Pkce as UpstreamPkce, random_token};
 use oidc_proxy::{
     AuthorizationCode, CALLBACK_PATH, RefreshFamily, TokenHash, UpstreamClient, UpstreamTokenSet,
@@ -552,6 +552,61 @@ async fn within_the_reuse_grace_one_token_gives_one_answer_and_after_it_reuse_re
         "invalid_grant",
         "revoked chain",
     );
+}
+
+/// The answer is kept before its rotation (a store that times out may still rotate, and the
+/// client's retry must then get that rotation's tokens); until the rotation happens, a kept
+/// answer is no answer: the token presented is rotated afresh, never answered with tokens
+/// the grant does not stand for.
+#[tokio::test]
+async fn an_answer_kept_for_a_rotation_that_did_not_happen_is_not_given() {
+    let world =
+        ProxyWorld::start_with(|config| config.refresh_reuse_grace = Duration::from_secs(30)).await;
+    let (client_id, access1, refresh1) = signed_in(&world, "bob").await;
+    let client = Auth::Public(&client_id);
+    let family = family_of(&world, &access1).await;
+    let family_id = refresh1.split('.').next().expect("<family>.<random>");
+    // Kept, as a request does before rotating, by a request that then lost the store.
+    let unrotated = RefreshAnswer {
+        family_id: family_id.to_owned(),
+        access_token: Secret::new(access1.clone()),
+        expires_at: now_millis() / 1000 + 300,
+        refresh_token: Secret::new(format!("{family_id}.never-installed")),
+        scope: family.grant.scope.clone(),
+    };
+    world
+        .server
+        .store()
+        .put_refresh_answer(
+            &TokenHash::of(&refresh1),
+            &unrotated,
+            Duration::from_secs(30),
+        )
+        .await
+        .expect("keep an answer");
+
+    let (access2, refresh2) = refresh_with(&world, client, &refresh1).await.tokens();
+    let refresh2 = refresh2.expect("rotated");
+    assert_ne!(
+        refresh2,
+        unrotated.refresh_token.expose(),
+        "not the unrotated answer"
+    );
+    assert_ne!(access2, access1);
+    assert!(
+        family_of(&world, &access2)
+            .await
+            .current_hash
+            .matches(&refresh2),
+        "the token given is the grant's current one"
+    );
+    // The retry of a request whose answer was lost gets the rotation's answer, not a reuse.
+    assert_eq!(
+        refresh_with(&world, client, &refresh1).await.tokens(),
+        (access2.clone(), Some(refresh2.clone()))
+    );
+    let (_, refresh3) = refresh_with(&world, client, &refresh2).await.tokens();
+    assert!(refresh3.is_some(), "the chain goes on");
 }
 
 #[tokio::test]
