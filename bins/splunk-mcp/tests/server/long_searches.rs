@@ -30,6 +30,67 @@ pub(crate) async fn slow_world(run: Duration) -> (World, Server) {
     (world, server)
 }
 
+/// The jobs the emulator has, as its admin lists them.
+pub(crate) async fn emulator_jobs(world: &World) -> Vec<Value> {
+    let listed: Value = world
+        .http
+        .get(format!("{}/services/search/jobs", world.splunk.url()))
+        .basic_auth("admin", Some("changeme"))
+        .query(&[("output_mode", "json"), ("count", "0")])
+        .send()
+        .await
+        .expect("ask the emulator for its jobs")
+        .json()
+        .await
+        .expect("JSON");
+    listed["entry"].as_array().cloned().unwrap_or_default()
+}
+
+/// Waits until the emulator has at least one job, failing after 5 s.
+pub(crate) async fn wait_for_a_job(world: &World) {
+    for _ in 0..100 {
+        if !emulator_jobs(world).await.is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no Splunk job was started");
+}
+
+/// Checks that `server` audited its one `splunk_search` as `cancelled` and waits until the
+/// emulator no longer has that search's job, failing if it is still there 1 s after `since`
+/// (when `what` happened).
+pub(crate) async fn assert_search_cancelled(
+    world: &World,
+    server: &Server,
+    since: Instant,
+    what: &str,
+) {
+    let audited = wait_for_audit(&server.log, 1, |e| e["tool"] == "splunk_search").await;
+    assert_eq!(audited[0]["outcome"], "cancelled", "{audited:?}");
+    let sid = audited[0]["sid"].as_str().expect("the job's sid");
+    let job_url = format!("{}/services/search/jobs/{sid}", world.splunk.url());
+    loop {
+        let status = world
+            .http
+            .get(&job_url)
+            .basic_auth("admin", Some("changeme"))
+            .query(&[("output_mode", "json")])
+            .send()
+            .await
+            .expect("ask the emulator for the job")
+            .status();
+        if status == StatusCode::NOT_FOUND {
+            return;
+        }
+        assert!(
+            since.elapsed() < Duration::from_secs(1),
+            "the job {sid} is still there ({status}) 1 s after {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_search_reports_its_progress_to_a_client_that_asks() {
     let (world, server) = slow_world(Duration::from_secs(3)).await;
@@ -91,30 +152,5 @@ async fn stopping_a_call_cancels_its_splunk_job() {
     assert!(run.stdout.contains(r#""cancelled":true"#), "{}", run.stdout);
 
     // The server cancels the job: the emulator no longer has it within 1 s.
-    let audited = wait_for_audit(&server.log, 1, |e| e["tool"] == "splunk_search").await;
-    assert_eq!(audited[0]["outcome"], "cancelled", "{audited:?}");
-    let sid = audited[0]["sid"]
-        .as_str()
-        .expect("the job's sid")
-        .to_owned();
-    let job_url = format!("{}/services/search/jobs/{sid}", world.splunk.url());
-    loop {
-        let status = world
-            .http
-            .get(&job_url)
-            .basic_auth("admin", Some("changeme"))
-            .query(&[("output_mode", "json")])
-            .send()
-            .await
-            .expect("ask the emulator for the job")
-            .status();
-        if status == StatusCode::NOT_FOUND {
-            break;
-        }
-        assert!(
-            stopped.elapsed() < Duration::from_secs(1),
-            "the job {sid} is still there ({status}) 1 s after the client stopped"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    assert_search_cancelled(&world, &server, stopped, "the client stopped").await;
 }

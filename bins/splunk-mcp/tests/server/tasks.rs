@@ -8,7 +8,6 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::StatusCode;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, ClientCapabilities,
     ClientConfig, CreateTaskResult, GetTaskParams, Implementation, TaskPayload, TaskStatus,
@@ -17,7 +16,9 @@ use rmcp::service::RunningService;
 use rmcp::{RoleClient, ServiceError};
 use serde_json::{Value, json};
 
-use crate::long_searches::{READ_SEARCH, SEARCH, slow_world};
+use crate::long_searches::{
+    READ_SEARCH, SEARCH, assert_search_cancelled, emulator_jobs, slow_world, wait_for_a_job,
+};
 use crate::support::{call, connect, connect_with, token_for, wait_for_audit};
 
 /// An MCP client that declares the tasks extension.
@@ -175,29 +176,7 @@ async fn cancelling_a_task_cancels_its_splunk_job() {
     let search: Value = serde_json::from_str(SEARCH).expect("JSON");
 
     let created = task(call_once(&client, "splunk_search", search).await);
-    // Wait until the job runs: the emulator lists it.
-    let jobs_url = format!("{}/services/search/jobs", world.splunk.url());
-    let job_listed = || async {
-        let listed: Value = world
-            .http
-            .get(&jobs_url)
-            .basic_auth("admin", Some("changeme"))
-            .query(&[("output_mode", "json"), ("count", "0")])
-            .send()
-            .await
-            .expect("ask the emulator for its jobs")
-            .json()
-            .await
-            .expect("JSON");
-        listed["entry"].as_array().is_some_and(|e| !e.is_empty())
-    };
-    for _ in 0..100 {
-        if job_listed().await {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(job_listed().await, "the task started no job");
+    wait_for_a_job(&world).await;
 
     client
         .peer()
@@ -212,32 +191,7 @@ async fn cancelling_a_task_cancels_its_splunk_job() {
         ),
         "the task ends cancelled"
     );
-    let audited = wait_for_audit(&server.log, 1, |e| e["tool"] == "splunk_search").await;
-    assert_eq!(audited[0]["outcome"], "cancelled", "{audited:?}");
-    let sid = audited[0]["sid"]
-        .as_str()
-        .expect("the job's sid")
-        .to_owned();
-    let job_url = format!("{jobs_url}/{sid}");
-    loop {
-        let status = world
-            .http
-            .get(&job_url)
-            .basic_auth("admin", Some("changeme"))
-            .query(&[("output_mode", "json")])
-            .send()
-            .await
-            .expect("ask the emulator for the job")
-            .status();
-        if status == StatusCode::NOT_FOUND {
-            break;
-        }
-        assert!(
-            cancelled.elapsed() < Duration::from_secs(1),
-            "the job {sid} is still there ({status}) 1 s after the task was cancelled"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    assert_search_cancelled(&world, &server, cancelled, "the task was cancelled").await;
     client.cancel().await.expect("close");
 }
 
@@ -276,28 +230,8 @@ async fn a_server_that_stops_cancels_the_search_tasks_still_running() {
     task(call_once(&client, "splunk_search", search).await);
     // The client has what it needs (a task id) and leaves; the search runs on in the server.
     client.cancel().await.expect("close");
-    let jobs_url = format!("{}/services/search/jobs", world.splunk.url());
-    let jobs = || async {
-        let listed: Value = world
-            .http
-            .get(&jobs_url)
-            .basic_auth("admin", Some("changeme"))
-            .query(&[("output_mode", "json"), ("count", "0")])
-            .send()
-            .await
-            .expect("ask the emulator for its jobs")
-            .json()
-            .await
-            .expect("JSON");
-        listed["entry"].as_array().map_or(0, Vec::len)
-    };
-    for _ in 0..100 {
-        if jobs().await > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(jobs().await, 1, "the task's job runs");
+    wait_for_a_job(&world).await;
+    assert_eq!(emulator_jobs(&world).await.len(), 1, "the task's job runs");
 
     let log = server.log.clone();
     let status = server.terminate().await;
@@ -305,7 +239,7 @@ async fn a_server_that_stops_cancels_the_search_tasks_still_running() {
     let audited = wait_for_audit(&log, 1, |e| e["tool"] == "splunk_search").await;
     assert_eq!(audited[0]["outcome"], "cancelled", "{audited:?}");
     assert_eq!(
-        jobs().await,
+        emulator_jobs(&world).await.len(),
         0,
         "the job was cancelled before the server stopped"
     );

@@ -1632,8 +1632,8 @@ mod tests {
         assert_eq!(caller_in(&via_http).unwrap().subject(), "over-http");
     }
 
-    #[test]
-    fn a_stateless_server_declares_neither_tasks_nor_tool_list_changes() {
+    /// A server whose Splunk is never reached.
+    fn unconnected_server() -> SplunkTools {
         let source = Arc::new(crate::ServiceCredentials::new(
             Client::new(
                 &splunk_client::ClientConfig::new("http://127.0.0.1:9"),
@@ -1641,7 +1641,12 @@ mod tests {
             )
             .unwrap(),
         ));
-        let server = SplunkTools::new(ToolsConfig::default(), source, ToolRegistry::default());
+        SplunkTools::new(ToolsConfig::default(), source, ToolRegistry::default())
+    }
+
+    #[test]
+    fn a_stateless_server_declares_neither_tasks_nor_tool_list_changes() {
+        let server = unconnected_server();
         let declared = server.get_info().capabilities;
         assert!(declared.supports_tasks());
         assert_eq!(declared.tools.unwrap().list_changed, Some(true));
@@ -1655,14 +1660,7 @@ mod tests {
 
     #[test]
     fn tools_list_follows_the_caller_in_the_request() {
-        let source = Arc::new(crate::ServiceCredentials::new(
-            Client::new(
-                &splunk_client::ClientConfig::new("http://127.0.0.1:9"),
-                splunk_client::Credentials::bearer("unused"),
-            )
-            .unwrap(),
-        ));
-        let server = SplunkTools::new(ToolsConfig::default(), source, ToolRegistry::default());
+        let server = unconnected_server();
         let all = SplunkTools::tools().len();
         assert_eq!(
             server.listed_tools(&Extensions::new()),
