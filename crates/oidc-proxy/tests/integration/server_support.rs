@@ -42,13 +42,21 @@ impl ProxyWorld {
 
     /// Starts everything, letting `adjust` change the config before the server is built.
     pub(crate) async fn start_with(adjust: impl FnOnce(&mut ProxyConfig)) -> Self {
+        Self::start_with_store(adjust, |store| store).await
+    }
+
+    /// [`Self::start_with`], the server's store being what `wrap` makes of the redb store.
+    pub(crate) async fn start_with_store(
+        adjust: impl FnOnce(&mut ProxyConfig),
+        wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
+    ) -> Self {
         let idp = Idp::start(&[]).await;
         let dir = TempDir::new("server");
-        let store: Arc<dyn Store> = Arc::new(
+        let store: Arc<dyn Store> = wrap(Arc::new(
             RedbStore::open(dir.path().join("proxy.redb"), cipher())
                 .await
                 .expect("open store"),
-        );
+        ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

@@ -3,14 +3,18 @@
 //! tokens checked by `ProxyTokenVerifier`, refresh rotation and reuse, client authentication,
 //! revocation reaching the IdP, and the IdP's token refreshed before it expires.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use auth_core::{ErrorKind, TokenVerifier};
 use e2e_tests::{Browser, CONFIDENTIAL, Pkce, Visit, jwt_claims, query_param};
-use oidc_proxy::records::{RefreshAnswer, Secret, now_millis};
+use oidc_proxy::records::now_millis;
 use oidc_proxy::upstream::{Pkce as UpstreamPkce, random_token};
 use oidc_proxy::{
-    AuthorizationCode, CALLBACK_PATH, RefreshFamily, TokenHash, UpstreamClient, UpstreamTokenSet,
+    AuthorizationCode, AuthorizationTransaction, CALLBACK_PATH, ClientRecord, ConsentRecord,
+    KeyState, RedeemOutcome, RefreshAnswer, RefreshFamily, RefreshGrant, RotateOutcome, Secret,
+    SigningKeyRecord, Store, StoreError, StoreFuture, TokenHash, UpstreamClient, UpstreamTokenSet,
 };
 use reqwest::StatusCode;
 use reqwest::header;
@@ -552,6 +556,120 @@ async fn within_the_reuse_grace_one_token_gives_one_answer_and_after_it_reuse_re
         "invalid_grant",
         "revoked chain",
     );
+}
+
+/// The redb store, except that one rotation is carried out and then reported as a timeout, as
+/// a paused Redis does: it runs the rotation it was sent once it resumes, after the request
+/// gave up on it.
+struct RotatesThenTimesOut {
+    inner: Arc<dyn Store>,
+    armed: AtomicBool,
+}
+
+/// Methods passed to the inner store as they are.
+macro_rules! delegate {
+    ($lt:lifetime; $($name:ident($($arg:ident: $ty:ty),*) -> $out:ty;)*) => {
+        $(fn $name<$lt>(&$lt self, $($arg: $ty),*) -> StoreFuture<$lt, $out> {
+            self.inner.$name($($arg),*)
+        })*
+    };
+}
+
+impl Store for RotatesThenTimesOut {
+    fn rotate_refresh<'a>(
+        &'a self,
+        family_id: &'a str,
+        presented: &'a TokenHash,
+        new: &'a TokenHash,
+    ) -> StoreFuture<'a, RotateOutcome> {
+        Box::pin(async move {
+            let outcome = self.inner.rotate_refresh(family_id, presented, new).await?;
+            if self.armed.swap(false, Ordering::SeqCst) {
+                let lost = std::io::Error::new(std::io::ErrorKind::TimedOut, "timed out");
+                return Err(StoreError::Redis(redis::RedisError::from(lost)));
+            }
+            Ok(outcome)
+        })
+    }
+
+    delegate! { 'a;
+        put_client(client: &'a ClientRecord, ttl: Option<Duration>) -> ();
+        get_client(client_id: &'a str) -> Option<ClientRecord>;
+        delete_client(client_id: &'a str) -> bool;
+        put_transaction(key: &'a str, transaction: &'a AuthorizationTransaction, ttl: Duration) -> ();
+        get_transaction(key: &'a str) -> Option<AuthorizationTransaction>;
+        take_transaction(key: &'a str) -> Option<AuthorizationTransaction>;
+        put_code(code: &'a TokenHash, record: &'a AuthorizationCode, ttl: Duration) -> ();
+        redeem_code(code: &'a TokenHash) -> RedeemOutcome;
+        put_consent(consent: &'a ConsentRecord, ttl: Option<Duration>) -> ();
+        get_consent(subject: &'a str, client_id: &'a str) -> Option<ConsentRecord>;
+        revoke_consent(subject: &'a str, client_id: &'a str) -> bool;
+        create_refresh_family(grant: &'a RefreshGrant, first: &'a TokenHash, ttl: Duration) -> bool;
+        get_refresh_family(family_id: &'a str) -> Option<RefreshFamily>;
+        revoke_refresh_family(family_id: &'a str) -> Option<RefreshFamily>;
+        put_upstream_tokens(id: &'a str, tokens: &'a UpstreamTokenSet, ttl: Option<Duration>) -> ();
+        get_upstream_tokens(id: &'a str) -> Option<UpstreamTokenSet>;
+        delete_upstream_tokens(id: &'a str) -> bool;
+        claim(name: &'a str, ttl: Duration) -> bool;
+        release(name: &'a str) -> ();
+        put_refresh_answer(presented: &'a TokenHash, answer: &'a RefreshAnswer, ttl: Duration) -> ();
+        get_refresh_answer(presented: &'a TokenHash) -> Option<RefreshAnswer>;
+        list_signing_keys() -> Vec<SigningKeyRecord>;
+        put_signing_key(key: &'a SigningKeyRecord) -> ();
+        set_signing_key_state(kid: &'a str, state: KeyState) -> bool;
+        hit_rate_limit(key: &'a str, window: Duration) -> u64;
+        purge_expired() -> u64;
+    }
+}
+
+/// A refresh whose rotation the store carried out but reported as failed (503 to the client)
+/// is answered on the client's retry with that rotation's tokens, not taken for reuse.
+#[tokio::test]
+async fn a_refresh_rotated_by_a_store_that_timed_out_is_answered_on_the_retry() {
+    let store = Arc::new(std::sync::OnceLock::<Arc<RotatesThenTimesOut>>::new());
+    let kept = store.clone();
+    let world = ProxyWorld::start_with_store(
+        |config| config.refresh_reuse_grace = Duration::from_secs(30),
+        move |inner| {
+            let wrapped = Arc::new(RotatesThenTimesOut {
+                inner,
+                armed: AtomicBool::new(false),
+            });
+            let _ = kept.set(wrapped.clone());
+            wrapped
+        },
+    )
+    .await;
+    let (client_id, _, refresh1) = signed_in(&world, "bob").await;
+    let client = Auth::Public(&client_id);
+
+    store
+        .get()
+        .expect("the store")
+        .armed
+        .store(true, Ordering::SeqCst);
+    refresh_with(&world, client, &refresh1).await.assert_error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "temporarily_unavailable",
+        "the store timed out",
+    );
+    let (access2, refresh2) = refresh_with(&world, client, &refresh1).await.tokens();
+    let refresh2 = refresh2.expect("the rotation's refresh token");
+    world
+        .server
+        .verifier()
+        .verify(&access2)
+        .await
+        .expect("the rotation's access token works");
+    assert!(
+        family_of(&world, &access2)
+            .await
+            .current_hash
+            .matches(&refresh2),
+        "the token given is the one the store rotated to"
+    );
+    let (_, refresh3) = refresh_with(&world, client, &refresh2).await.tokens();
+    assert!(refresh3.is_some(), "the chain goes on");
 }
 
 /// The answer is kept before its rotation (a store that times out may still rotate, and the
