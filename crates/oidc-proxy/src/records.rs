@@ -71,7 +71,12 @@ impl TokenHash {
 
     /// Whether `presented` hashes to this value, compared in constant time.
     pub fn matches(&self, presented: &str) -> bool {
-        constant_time_eq(self.0.as_bytes(), Self::of(presented).0.as_bytes())
+        self.same_as(&Self::of(presented))
+    }
+
+    /// Whether `other` is the same hash, compared in constant time.
+    pub fn same_as(&self, other: &TokenHash) -> bool {
+        constant_time_eq(self.0.as_bytes(), other.0.as_bytes())
     }
 
     /// The base64url digest, usable as a store key.

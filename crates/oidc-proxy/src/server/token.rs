@@ -242,7 +242,7 @@ async fn refresh_token(
     let claim = format!("refresh:{}", hash.as_str());
     let deadline = tokio::time::Instant::now() + REFRESH_WAIT;
     loop {
-        if let Some(answer) = kept_answer(server, client, presented, family_id).await? {
+        if let Some(answer) = kept_answer(server, client, &hash, family_id).await? {
             return Ok(answer_response(&answer));
         }
         if server
@@ -253,7 +253,7 @@ async fn refresh_token(
         {
             // The other holder may have kept its answer and let go between the look above and
             // this claim: its answer stands, rotating again would be taken for reuse.
-            let result = match kept_answer(server, client, presented, family_id).await {
+            let result = match kept_answer(server, client, &hash, family_id).await {
                 Ok(Some(answer)) => Ok(answer_response(&answer)),
                 Ok(None) => rotate(server, client, params, presented, family_id).await,
                 Err(failure) => Err(failure),
@@ -273,18 +273,18 @@ async fn refresh_token(
     }
 }
 
-/// The answer kept for the refresh token `presented` of `family_id`, if its window is open,
-/// its rotation happened and the grant still lives; answered only to the client it was issued
-/// to.
+/// The answer kept for the refresh token hashed to `hash` of `family_id`, if its window is
+/// open, its rotation happened and the grant still lives; answered only to the client it was
+/// issued to.
 async fn kept_answer(
     server: &AuthorizationServer,
     client: &ClientRecord,
-    presented: &str,
+    hash: &TokenHash,
     family_id: &str,
 ) -> Result<Option<RefreshAnswer>, OAuthFailure> {
     let Some(answer) = server
         .store
-        .get_refresh_answer(&TokenHash::of(presented))
+        .get_refresh_answer(hash)
         .await
         .map_err(from_store)?
         .filter(|answer| answer.family_id == family_id)
@@ -304,7 +304,7 @@ async fn kept_answer(
             OAuthFailure::InvalidGrant("the refresh token was issued to another client"),
         ),
         // Kept ahead of a rotation that has not happened (yet, or at all): no answer.
-        Some(family) if family.current_hash.matches(presented) => Ok(None),
+        Some(family) if family.current_hash.same_as(hash) => Ok(None),
         Some(_) => Ok(Some(answer)),
         None => Err(OAuthFailure::InvalidGrant(
             "the refresh token is invalid or expired",
@@ -364,6 +364,7 @@ async fn rotate(
     }
 
     let next = new_refresh_token(family_id);
+    let presented_hash = TokenHash::of(presented);
     // With a reuse grace the answer is kept before the rotation: a store that does not answer
     // in time may still carry the rotation out (a paused Redis runs what it was sent once it
     // resumes), and the client's retry must then get the tokens that rotation stands for
@@ -373,14 +374,14 @@ async fn rotate(
     if let (false, Some(groups), Some(scope)) = (grace.is_zero(), &groups, &scope) {
         let (issued, scope) =
             refreshed_tokens(server, client, family_id, &family.grant, scope, groups).await?;
-        keep_answer(server, presented, family_id, &issued, &next, &scope)
+        keep_answer(server, &presented_hash, family_id, &issued, &next, &scope)
             .await
             .map_err(from_store)?;
         answered_ahead = Some((issued, scope));
     }
     let outcome = server
         .store
-        .rotate_refresh(family_id, &TokenHash::of(presented), &TokenHash::of(&next))
+        .rotate_refresh(family_id, &presented_hash, &TokenHash::of(&next))
         .await
         .map_err(from_store)?;
     let family = match outcome {
@@ -418,7 +419,8 @@ async fn rotate(
     let (issued, scope) =
         refreshed_tokens(server, client, family_id, &family.grant, &scope, &groups).await?;
     if !grace.is_zero()
-        && let Err(e) = keep_answer(server, presented, family_id, &issued, &next, &scope).await
+        && let Err(e) =
+            keep_answer(server, &presented_hash, family_id, &issued, &next, &scope).await
     {
         // The rotation stands: answering it beats losing it. The token presented again
         // will be taken for reuse.
@@ -450,10 +452,11 @@ async fn refreshed_tokens(
     Ok((issued, allowed))
 }
 
-/// Keeps what presenting `presented` again within the reuse grace answers: `issued`, `next`.
+/// Keeps what presenting the token hashed to `presented` again within the reuse grace
+/// answers: `issued`, `next`.
 async fn keep_answer(
     server: &AuthorizationServer,
-    presented: &str,
+    presented: &TokenHash,
     family_id: &str,
     issued: &IssuedToken,
     next: &str,
@@ -468,11 +471,7 @@ async fn keep_answer(
     };
     server
         .store
-        .put_refresh_answer(
-            &TokenHash::of(presented),
-            &answer,
-            server.config.refresh_reuse_grace,
-        )
+        .put_refresh_answer(presented, &answer, server.config.refresh_reuse_grace)
         .await
 }
 

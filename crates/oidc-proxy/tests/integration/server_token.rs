@@ -563,7 +563,8 @@ async fn within_the_reuse_grace_one_token_gives_one_answer_and_after_it_reuse_re
 /// gave up on it.
 struct RotatesThenTimesOut {
     inner: Arc<dyn Store>,
-    armed: AtomicBool,
+    /// Whether the next rotation is reported as a timeout.
+    armed: Arc<AtomicBool>,
 }
 
 /// Methods passed to the inner store as they are.
@@ -626,28 +627,17 @@ impl Store for RotatesThenTimesOut {
 /// is answered on the client's retry with that rotation's tokens, not taken for reuse.
 #[tokio::test]
 async fn a_refresh_rotated_by_a_store_that_timed_out_is_answered_on_the_retry() {
-    let store = Arc::new(std::sync::OnceLock::<Arc<RotatesThenTimesOut>>::new());
-    let kept = store.clone();
+    let armed = Arc::new(AtomicBool::new(false));
+    let flag = armed.clone();
     let world = ProxyWorld::start_with_store(
         |config| config.refresh_reuse_grace = Duration::from_secs(30),
-        move |inner| {
-            let wrapped = Arc::new(RotatesThenTimesOut {
-                inner,
-                armed: AtomicBool::new(false),
-            });
-            let _ = kept.set(wrapped.clone());
-            wrapped
-        },
+        move |inner| Arc::new(RotatesThenTimesOut { inner, armed: flag }),
     )
     .await;
     let (client_id, _, refresh1) = signed_in(&world, "bob").await;
     let client = Auth::Public(&client_id);
 
-    store
-        .get()
-        .expect("the store")
-        .armed
-        .store(true, Ordering::SeqCst);
+    armed.store(true, Ordering::SeqCst);
     refresh_with(&world, client, &refresh1).await.assert_error(
         StatusCode::SERVICE_UNAVAILABLE,
         "temporarily_unavailable",
